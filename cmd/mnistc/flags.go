@@ -1,0 +1,120 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"mnistc/data"
+)
+
+// errHelp is returned when --help was asked for and printed.
+var errHelp = errors.New("help requested")
+
+// newFlags returns a flag set whose errors are returned, not printed twice,
+// and whose --help prints the summary and the flags to stderr.
+func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: mnistc %s\n\nFlags:\n", synopsis)
+		fs.SetOutput(stderr)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	return fs
+}
+
+// parse parses args, turning flag errors into usage errors and --help into
+// errHelp. Positional arguments are refused.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.Usage()
+			return errHelp
+		}
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
+// dataFlags are the flags every command that reads MNIST shares.
+type dataFlags struct {
+	dir   string
+	val   int
+	limit int
+}
+
+func (d *dataFlags) register(fs *flag.FlagSet, withSplit bool) {
+	fs.StringVar(&d.dir, "data", "", "folder with the four MNIST IDX .gz files (default: the copy shipped in the GoMNIST module)")
+	if withSplit {
+		fs.IntVar(&d.val, "val", 5000, "hold out the last `N` training images as the validation split (0 allowed)")
+		fs.IntVar(&d.limit, "limit", 0, "use only the first `N` training images before the split (0: all); for quick runs")
+	}
+}
+
+// check validates the flags without touching the disk beyond a stat.
+func (d *dataFlags) check() error {
+	if d.val < 0 {
+		return usagef("--val %d out of range: want ≥ 0", d.val)
+	}
+	if d.limit < 0 {
+		return usagef("--limit %d out of range: want ≥ 0", d.limit)
+	}
+	if d.limit > 0 && d.val >= d.limit {
+		return usagef("--val %d must be smaller than --limit %d", d.val, d.limit)
+	}
+	if d.dir == "" {
+		dir, err := data.DefaultDir()
+		if err != nil {
+			return err
+		}
+		d.dir = dir
+		return nil
+	}
+	return data.CheckDir(d.dir)
+}
+
+// load reads the data and cuts the training, validation and test sets.
+func (d *dataFlags) load() (train, val, test data.Set, err error) {
+	full, test, err := data.Load(d.dir)
+	if err != nil {
+		return
+	}
+	if d.limit > 0 && d.limit < full.Len() {
+		full = full.Slice(0, d.limit)
+	}
+	train, val, err = data.Split(full, d.val)
+	if err != nil {
+		err = usagef("--val: %v", err)
+	}
+	return
+}
+
+// checkOut refuses an output path that cannot be written before any work.
+func checkOut(flagName, path, ext string) error {
+	if path == "" {
+		return usagef("--%s is required", flagName)
+	}
+	if ext != "" && !strings.HasSuffix(path, ext) {
+		return usagef("--%s %s: want a %s file", flagName, path, ext)
+	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return usagef("--%s %s is a folder", flagName, path)
+	}
+	return nil
+}
+
+// printJSON writes v as indented JSON followed by a newline.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,80 @@
+// Command mnistc trains the article's 784-128-10 MNIST network with gorgonia,
+// evaluates it, and measures what model compression does to it.
+//
+// It is the only place in the project that parses flags, prints for people
+// or exits. Exit status: 0 success, 1 a failure while working (bad file,
+// I/O), 2 a usage error (unknown command, bad flag) found before any work.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// command is one subcommand: its name, one-line summary and entry point.
+type command struct {
+	name, summary string
+	run           func(args []string, stdout, stderr io.Writer) error
+}
+
+func commands() []command {
+	return []command{
+		{"train", "train the network on MNIST and save a checkpoint", runTrain},
+		{"eval", "evaluate a checkpoint on the test set", runEval},
+	}
+}
+
+// usageError marks an error found while reading the command line; main
+// exits 2 for it.
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+func (u usageError) Unwrap() error { return u.err }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes one command line and returns the process exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		printUsage(stderr)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	for _, c := range commands() {
+		if c.name != args[0] {
+			continue
+		}
+		err := c.run(args[1:], stdout, stderr)
+		switch {
+		case err == nil:
+			return 0
+		case errors.Is(err, errHelp):
+			return 0
+		case errors.As(err, new(usageError)):
+			fmt.Fprintf(stderr, "mnistc %s: %v\n", c.name, err)
+			return 2
+		default:
+			fmt.Fprintf(stderr, "mnistc %s: %v\n", c.name, err)
+			return 1
+		}
+	}
+	fmt.Fprintf(stderr, "mnistc: unknown command %q (run 'mnistc --help' for the list)\n", args[0])
+	return 2
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "mnistc: train the article's MNIST network and measure what compression does to it.")
+	fmt.Fprintln(w, "\nUsage: mnistc <command> [flags]   (mnistc <command> --help for its flags)")
+	fmt.Fprintln(w, "\nCommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"mnistc/model"
+)
+
+// trainOutput is what `train --json` prints.
+type trainOutput struct {
+	Model        string             `json:"model"`
+	Backend      string             `json:"backend"`
+	Config       model.TrainConfig  `json:"config"`
+	History      []model.EpochStats `json:"history"`
+	EpochSeconds []float64          `json:"epoch_seconds"`
+	TestAccuracy float64            `json:"test_accuracy"`
+	Test         model.Result       `json:"test"`
+}
+
+func runTrain(args []string, stdout, stderr io.Writer) error {
+	cfg := model.DefaultTrainConfig()
+	fs := newFlags("train", "train [--epochs N] [--batch N] [--lr X] [--seed N] [--data DIR] [--val N] --out model.npz [--json]", stderr)
+	fs.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "training epochs (≥ 1)")
+	fs.IntVar(&cfg.Batch, "batch", cfg.Batch, "mini-batch size (≥ 1)")
+	fs.Float64Var(&cfg.LR, "lr", cfg.LR, "Adam learning rate (> 0)")
+	fs.Int64Var(&cfg.Seed, "seed", cfg.Seed, "seed for initial weights and shuffling")
+	fs.IntVar(&cfg.Hidden, "hidden", cfg.Hidden, "hidden units (the article uses 128)")
+	var d dataFlags
+	d.register(fs, true)
+	out := fs.String("out", "", "checkpoint to write (.npz); written atomically")
+	asJSON := fs.Bool("json", false, "print the final record as JSON on stdout")
+	quiet := fs.Bool("quiet", false, "no progress bar")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return usagef("--%v", err) // Validate names the field as its flag is named
+	}
+	if err := checkOut("out", *out, ".npz"); err != nil {
+		return err
+	}
+	if err := d.check(); err != nil {
+		return err
+	}
+	train, val, test, err := d.load()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "training 784-%d-10 on %d images (validation %d), %d epochs, batch %d, lr %g, seed %d, BLAS %s\n",
+		cfg.Hidden, train.Len(), val.Len(), cfg.Epochs, cfg.Batch, cfg.LR, cfg.Seed, model.Backend())
+	bar := newProgress(stderr, *quiet)
+	hooks := model.Hooks{
+		Batch: func(ep, b, n int) { bar.update(fmt.Sprintf("epoch %d/%d", ep, cfg.Epochs), b, n) },
+		Epoch: func(s model.EpochStats, el time.Duration) {
+			bar.clear()
+			fmt.Fprintf(stderr, "epoch %2d  train loss %.4f  train acc %.4f  val acc %s  %.2fs\n",
+				s.Epoch, s.TrainLoss, s.TrainAccuracy, valText(s, val.Len()), el.Seconds())
+		},
+	}
+	res, err := model.Train(cfg, train, val, hooks)
+	if err != nil {
+		return err
+	}
+	r := model.Evaluate(res.Params, test, nil)
+	ck := model.Checkpoint{Params: res.Params, Meta: model.Meta{
+		Train: &res.Config, History: res.History, Test: &r, Backend: model.Backend(), Source: "mnistc train",
+	}}
+	if err := ck.Save(*out); err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(stdout, trainOutput{Model: *out, Backend: model.Backend(), Config: res.Config,
+			History: res.History, EpochSeconds: res.Seconds, TestAccuracy: r.Accuracy, Test: r})
+	}
+	fmt.Fprintf(stdout, "test accuracy %.4f (%d/%d correct), test loss %.4f; saved %s\n", r.Accuracy, r.Correct, r.Total, r.Loss, *out)
+	return nil
+}
+
+func valText(s model.EpochStats, n int) string {
+	if n == 0 {
+		return "  —   "
+	}
+	return fmt.Sprintf("%.4f", s.ValAccuracy)
+}

@@ -1,0 +1,20 @@
+//go:build openblas
+
+package model
+
+// #cgo LDFLAGS: -lopenblas
+import "C"
+
+import (
+	"gonum.org/v1/gonum/blas/blas32"
+	"gonum.org/v1/netlib/blas/netlib"
+	G "gorgonia.org/gorgonia"
+)
+
+// With the openblas build tag, gorgonia (training) and gonum's blas32
+// (evaluation) both call OpenBLAS through cgo.
+func init() {
+	G.Use(netlib.Implementation{})
+	blas32.Use(netlib.Implementation{})
+	backend = "OpenBLAS (cgo)"
+}

@@ -1,0 +1,182 @@
+package model
+
+import (
+	"archive/zip"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// metaMember is the zip member that holds the checkpoint's metadata as JSON.
+// numpy.load returns it as raw bytes: json.loads(np.load(f)["meta.json"]).
+const metaMember = "meta.json"
+
+// maxMember bounds a checkpoint member's size (the article's network is
+// 400 KB; even a 784-4096-10 one is under 13 MB).
+const maxMember = 64 << 20
+
+// fixedTime stamps every zip member so equal parameters give equal bytes.
+var fixedTime = time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Checkpoint is a network's parameters plus the metadata that produced them.
+type Checkpoint struct {
+	Params Params
+	Meta   Meta
+}
+
+// Meta is the JSON metadata stored beside the arrays. Every field that
+// describes how the parameters came to be lives here, so any number derived
+// from a checkpoint can be traced back and rerun.
+type Meta struct {
+	Format   string            `json:"format"`
+	Train    *TrainConfig      `json:"train,omitempty"`
+	History  []EpochStats      `json:"history,omitempty"`
+	Test     *Result           `json:"test,omitempty"`
+	Backend  string            `json:"backend,omitempty"`
+	ActQuant *ActQuant         `json:"actquant,omitempty"`
+	Passes   []json.RawMessage `json:"passes,omitempty"`
+	Source   string            `json:"source,omitempty"`
+}
+
+// FormatVersion names the checkpoint layout written by this package.
+const FormatVersion = "mnistc-checkpoint/1"
+
+// Encode returns the checkpoint as .npz bytes (a stored, uncompressed zip of
+// .npy arrays, as numpy.savez writes) plus meta.json.
+func (c Checkpoint) Encode() ([]byte, error) {
+	if err := c.Params.Validate(); err != nil {
+		return nil, err
+	}
+	c.Meta.Format = FormatVersion
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	member := func(name string) (io.Writer, error) {
+		return zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Store, Modified: fixedTime})
+	}
+	for _, t := range c.Params.Tensors() {
+		w, err := member(t.Name + ".npy")
+		if err != nil {
+			return nil, err
+		}
+		if err := encodeNPY(w, *t); err != nil {
+			return nil, err
+		}
+	}
+	meta, err := json.MarshalIndent(c.Meta, "", " ")
+	if err != nil {
+		return nil, err
+	}
+	w, err := member(metaMember)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.Write(meta); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// Save writes the checkpoint to path atomically: a temporary file in the
+// same folder, synced, then renamed over path.
+func (c Checkpoint) Save(path string) error {
+	b, err := c.Encode()
+	if err != nil {
+		return fmt.Errorf("save %s: %w", path, err)
+	}
+	return WriteFileAtomic(path, b)
+}
+
+// WriteFileAtomic writes b to path through a synced temporary file and a
+// rename, so path holds either its old contents or all of b, never a part.
+func WriteFileAtomic(path string, b []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	_, werr := f.Write(b)
+	if werr == nil {
+		werr = f.Sync()
+	}
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Rename(tmp, path)
+	}
+	if werr != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, werr)
+	}
+	return nil
+}
+
+// Load reads and validates a checkpoint file.
+func Load(path string) (Checkpoint, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("load %s: %w", path, err)
+	}
+	c, err := Decode(b)
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("load %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Decode parses .npz bytes: w1, b1, w2, b2 float32 arrays whose shapes agree
+// (the hidden width is read from b1), finite values, and optional meta.json.
+func Decode(b []byte) (Checkpoint, error) {
+	zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("not a valid .npz (zip) file: %v", err)
+	}
+	members := map[string][]byte{}
+	for _, f := range zr.File {
+		if f.UncompressedSize64 > maxMember {
+			return Checkpoint{}, fmt.Errorf("member %s is %d bytes, more than the %d allowed", f.Name, f.UncompressedSize64, maxMember)
+		}
+		rc, err := f.Open()
+		if err != nil {
+			return Checkpoint{}, fmt.Errorf("member %s: %v", f.Name, err)
+		}
+		data, err := io.ReadAll(io.LimitReader(rc, maxMember+1))
+		rc.Close()
+		if err != nil {
+			return Checkpoint{}, fmt.Errorf("member %s is corrupt: %v", f.Name, err)
+		}
+		members[f.Name] = data
+	}
+	var c Checkpoint
+	for i, name := range TensorNames {
+		raw, ok := members[name+".npy"]
+		if !ok {
+			return Checkpoint{}, fmt.Errorf("missing array %s", name)
+		}
+		t, err := decodeNPY(name, raw)
+		if err != nil {
+			return Checkpoint{}, err
+		}
+		*c.Params.Tensors()[i] = t
+	}
+	if err := c.Params.Validate(); err != nil {
+		return Checkpoint{}, err
+	}
+	if raw, ok := members[metaMember]; ok {
+		if err := json.Unmarshal(raw, &c.Meta); err != nil {
+			return Checkpoint{}, fmt.Errorf("%s is not valid JSON: %v", metaMember, err)
+		}
+	}
+	return c, nil
+}

@@ -1,0 +1,131 @@
+package model
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// trainGraph is the article's network as a gorgonia expression graph for one
+// fixed batch size: logits = relu(x·W1 + b1)·W2 + b2, cost = mean over the
+// batch of −log softmax(logits)[y]. Its weight nodes are bound to the
+// backing slices of a Params, so an optimizer that updates those slices in
+// place updates every graph built over the same Params.
+type trainGraph struct {
+	g      *G.ExprGraph
+	x, y   *G.Node
+	w      []*G.Node // w1, b1, w2, b2 in checkpoint order
+	logp   *G.Node   // log-softmax of the logits, batch×10
+	cost   *G.Node
+	vm     G.VM
+	xT, yT *tensor.Dense
+	batch  int
+}
+
+// newTrainGraph builds the graph for batches of the given size over p.
+func newTrainGraph(p *Params, batch int) (*trainGraph, error) {
+	h := p.Hidden()
+	g := G.NewGraph()
+	tg := &trainGraph{g: g, batch: batch}
+	tg.xT = tensor.New(tensor.WithShape(batch, Inputs), tensor.Of(tensor.Float32))
+	tg.yT = tensor.New(tensor.WithShape(batch, Classes), tensor.Of(tensor.Float32))
+	tg.x = G.NewMatrix(g, tensor.Float32, G.WithShape(batch, Inputs), G.WithName("x"), G.WithValue(tg.xT))
+	tg.y = G.NewMatrix(g, tensor.Float32, G.WithShape(batch, Classes), G.WithName("y"), G.WithValue(tg.yT))
+	bind := func(name string, rows, cols int, data []float32) *G.Node {
+		v := tensor.New(tensor.WithShape(rows, cols), tensor.WithBacking(data))
+		return G.NewMatrix(g, tensor.Float32, G.WithShape(rows, cols), G.WithName(name), G.WithValue(v))
+	}
+	w1 := bind("w1", Inputs, h, p.W1.Data)
+	b1 := bind("b1", 1, h, p.B1.Data)
+	w2 := bind("w2", h, Classes, p.W2.Data)
+	b2 := bind("b2", 1, Classes, p.B2.Data)
+	tg.w = []*G.Node{w1, b1, w2, b2}
+
+	xw1, err := G.Mul(tg.x, w1)
+	if err != nil {
+		return nil, fmt.Errorf("x·w1: %w", err)
+	}
+	z1, err := G.BroadcastAdd(xw1, b1, nil, []byte{0})
+	if err != nil {
+		return nil, fmt.Errorf("+b1: %w", err)
+	}
+	a1, err := G.Rectify(z1)
+	if err != nil {
+		return nil, fmt.Errorf("relu: %w", err)
+	}
+	aw2, err := G.Mul(a1, w2)
+	if err != nil {
+		return nil, fmt.Errorf("h·w2: %w", err)
+	}
+	logits, err := G.BroadcastAdd(aw2, b2, nil, []byte{0})
+	if err != nil {
+		return nil, fmt.Errorf("+b2: %w", err)
+	}
+	if tg.logp, err = G.LogSoftMax(logits); err != nil {
+		return nil, fmt.Errorf("log-softmax: %w", err)
+	}
+	picked, err := G.HadamardProd(tg.logp, tg.y)
+	if err != nil {
+		return nil, fmt.Errorf("pick: %w", err)
+	}
+	perSample, err := G.Sum(picked, 1)
+	if err != nil {
+		return nil, fmt.Errorf("sum: %w", err)
+	}
+	mean, err := G.Mean(perSample)
+	if err != nil {
+		return nil, fmt.Errorf("mean: %w", err)
+	}
+	if tg.cost, err = G.Neg(mean); err != nil {
+		return nil, fmt.Errorf("neg: %w", err)
+	}
+	if _, err = G.Grad(tg.cost, tg.w...); err != nil {
+		return nil, fmt.Errorf("grad: %w", err)
+	}
+	tg.vm = G.NewTapeMachine(g, G.BindDualValues(tg.w...))
+	return tg, nil
+}
+
+// load copies the images idx of s into the graph's inputs (one-hot targets).
+func (tg *trainGraph) load(x []float32, y []uint8, idx []int) {
+	xd := tg.xT.Data().([]float32)
+	yd := tg.yT.Data().([]float32)
+	clear(yd)
+	for r, i := range idx {
+		copy(xd[r*Inputs:(r+1)*Inputs], x[i*Inputs:(i+1)*Inputs])
+		yd[r*Classes+int(y[i])] = 1
+	}
+}
+
+// run computes the cost and the gradients for the loaded batch. It returns
+// the cost and the number of correct predictions in the batch.
+func (tg *trainGraph) run(y []uint8, idx []int) (float64, int, error) {
+	if err := tg.vm.RunAll(); err != nil {
+		return 0, 0, err
+	}
+	cost := float64(tg.cost.Value().Data().(float32))
+	lp := tg.logp.Value().Data().([]float32)
+	correct := 0
+	for r, i := range idx {
+		if Argmax(lp[r*Classes:(r+1)*Classes]) == int(y[i]) {
+			correct++
+		}
+	}
+	return cost, correct, nil
+}
+
+// grads returns the gradient slices of w1, b1, w2, b2 after run.
+func (tg *trainGraph) grads() ([][]float32, error) {
+	out := make([][]float32, len(tg.w))
+	for i, n := range tg.w {
+		gv, err := n.Grad()
+		if err != nil {
+			return nil, fmt.Errorf("gradient of %s: %w", n.Name(), err)
+		}
+		out[i] = gv.Data().([]float32)
+	}
+	return out, nil
+}
+
+func (tg *trainGraph) close() { tg.vm.Close() }

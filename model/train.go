@@ -1,0 +1,166 @@
+package model
+
+import (
+	"fmt"
+	"math/rand"
+	"time"
+
+	"mnistc/data"
+)
+
+// TrainConfig is the training recipe. DefaultTrainConfig is the article's:
+// Keras defaults for Adam, batch 32, 10 epochs, Glorot-uniform kernels.
+type TrainConfig struct {
+	Epochs int     `json:"epochs"`
+	Batch  int     `json:"batch"`
+	LR     float64 `json:"lr"`
+	Beta1  float64 `json:"beta1"`
+	Beta2  float64 `json:"beta2"`
+	Eps    float64 `json:"eps"`
+	Seed   int64   `json:"seed"`
+	Hidden int     `json:"hidden"`
+	// TrainImages and ValImages record the sizes of the sets used; they are
+	// filled in by Train, not read by it.
+	TrainImages int `json:"train_images"`
+	ValImages   int `json:"val_images"`
+}
+
+// DefaultTrainConfig returns the article's recipe with seed 1.
+func DefaultTrainConfig() TrainConfig {
+	return TrainConfig{Epochs: 10, Batch: 32, LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-7, Seed: 1, Hidden: DefaultHidden}
+}
+
+// Validate reports the first field out of range, named as its flag is.
+func (c TrainConfig) Validate() error {
+	switch {
+	case c.Epochs < 1:
+		return fmt.Errorf("epochs %d out of range: want ≥ 1", c.Epochs)
+	case c.Batch < 1:
+		return fmt.Errorf("batch %d out of range: want ≥ 1", c.Batch)
+	case !(c.LR > 0):
+		return fmt.Errorf("lr %v out of range: want > 0", c.LR)
+	case !(c.Beta1 >= 0 && c.Beta1 < 1) || !(c.Beta2 >= 0 && c.Beta2 < 1):
+		return fmt.Errorf("beta1 %v / beta2 %v out of range: want 0 ≤ β < 1", c.Beta1, c.Beta2)
+	case !(c.Eps > 0):
+		return fmt.Errorf("eps %v out of range: want > 0", c.Eps)
+	case c.Hidden < 1:
+		return fmt.Errorf("hidden %d out of range: want ≥ 1", c.Hidden)
+	}
+	return nil
+}
+
+// EpochStats summarises one epoch. Train loss and accuracy are running
+// means over the epoch's batches (as Keras reports them); the validation
+// figures are measured after the epoch.
+type EpochStats struct {
+	Epoch         int     `json:"epoch"`
+	TrainLoss     float64 `json:"train_loss"`
+	TrainAccuracy float64 `json:"train_accuracy"`
+	ValLoss       float64 `json:"val_loss,omitempty"`
+	ValAccuracy   float64 `json:"val_accuracy,omitempty"`
+}
+
+// Hooks lets a caller watch training. Every field may be nil.
+type Hooks struct {
+	// Batch is called after each optimizer step with the 1-based batch
+	// index and the number of batches in the epoch.
+	Batch func(epoch, batch, batches int)
+	// Epoch is called after each epoch with its stats and wall time.
+	Epoch func(s EpochStats, elapsed time.Duration)
+}
+
+// TrainResult is what Train returns: the trained parameters, the per-epoch
+// history and the wall time of each epoch (kept apart from the history so
+// checkpoints stay byte-identical across runs).
+type TrainResult struct {
+	Params  Params
+	Config  TrainConfig
+	History []EpochStats
+	Seconds []float64
+}
+
+// Train trains a fresh network on train with the recipe cfg, evaluating on
+// val (which may be empty) after each epoch. Every sample is used each
+// epoch: the last, smaller batch runs through a second graph of its size.
+func Train(cfg TrainConfig, train, val data.Set, hooks Hooks) (TrainResult, error) {
+	if err := cfg.Validate(); err != nil {
+		return TrainResult{}, err
+	}
+	if train.Len() == 0 {
+		return TrainResult{}, fmt.Errorf("training set is empty")
+	}
+	cfg.TrainImages, cfg.ValImages = train.Len(), val.Len()
+	rng := rand.New(rand.NewSource(cfg.Seed))
+	p := InitGlorot(cfg.Hidden, rng)
+	res, err := fit(&p, cfg, train, val, rng, hooks)
+	res.Params, res.Config = p, cfg
+	return res, err
+}
+
+// fit runs cfg.Epochs epochs of Adam over p in place.
+func fit(p *Params, cfg TrainConfig, train, val data.Set, rng *rand.Rand, hooks Hooks) (TrainResult, error) {
+	n := train.Len()
+	batch := min(cfg.Batch, n)
+	full, err := newTrainGraph(p, batch)
+	if err != nil {
+		return TrainResult{}, fmt.Errorf("build graph: %w", err)
+	}
+	defer full.close()
+	var tail *trainGraph
+	if r := n % batch; r != 0 {
+		if tail, err = newTrainGraph(p, r); err != nil {
+			return TrainResult{}, fmt.Errorf("build graph for last batch: %w", err)
+		}
+		defer tail.close()
+	}
+	weights := [][]float32{p.W1.Data, p.B1.Data, p.W2.Data, p.B2.Data}
+	sizes := []int{len(p.W1.Data), len(p.B1.Data), len(p.W2.Data), len(p.B2.Data)}
+	opt := NewAdam(cfg.LR, cfg.Beta1, cfg.Beta2, cfg.Eps, sizes)
+	perm := make([]int, n)
+	for i := range perm {
+		perm[i] = i
+	}
+	batches := (n + batch - 1) / batch
+	var res TrainResult
+	for ep := 1; ep <= cfg.Epochs; ep++ {
+		start := time.Now()
+		rng.Shuffle(n, func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
+		var lossSum float64
+		var correct int
+		for b := 0; b < batches; b++ {
+			idx := perm[b*batch : min((b+1)*batch, n)]
+			tg := full
+			if len(idx) < batch {
+				tg = tail
+			}
+			tg.load(train.X, train.Y, idx)
+			cost, c, err := tg.run(train.Y, idx)
+			if err != nil {
+				return res, fmt.Errorf("epoch %d batch %d: %w", ep, b+1, err)
+			}
+			g, err := tg.grads()
+			if err != nil {
+				return res, err
+			}
+			opt.Step(weights, g)
+			tg.vm.Reset()
+			lossSum += cost * float64(len(idx))
+			correct += c
+			if hooks.Batch != nil {
+				hooks.Batch(ep, b+1, batches)
+			}
+		}
+		st := EpochStats{Epoch: ep, TrainLoss: lossSum / float64(n), TrainAccuracy: float64(correct) / float64(n)}
+		if val.Len() > 0 {
+			r := Evaluate(*p, val, nil)
+			st.ValLoss, st.ValAccuracy = r.Loss, r.Accuracy
+		}
+		elapsed := time.Since(start)
+		res.History = append(res.History, st)
+		res.Seconds = append(res.Seconds, elapsed.Seconds())
+		if hooks.Epoch != nil {
+			hooks.Epoch(st, elapsed)
+		}
+	}
+	return res, nil
+}
