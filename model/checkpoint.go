@@ -105,7 +105,10 @@ func WriteFileAtomic(path string, b []byte) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	tmp := f.Name()
-	_, werr := f.Write(b)
+	werr := f.Chmod(0o644) // CreateTemp makes 0600; results are for sharing
+	if werr == nil {
+		_, werr = f.Write(b)
+	}
 	if werr == nil {
 		werr = f.Sync()
 	}

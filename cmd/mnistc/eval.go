@@ -24,7 +24,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	d.register(fs, false)
 	path := fs.String("model", "", "checkpoint to evaluate (.npz)")
 	asJSON := fs.Bool("json", false, "print accuracy, correct, total, loss, per-class accuracy and confusion as JSON")
-	if err := parse(fs, args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if *path == "" {

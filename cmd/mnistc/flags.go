@@ -15,26 +15,32 @@ import (
 // errHelp is returned when --help was asked for and printed.
 var errHelp = errors.New("help requested")
 
-// newFlags returns a flag set whose errors are returned, not printed twice,
-// and whose --help prints the summary and the flags to stderr.
-func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+// cmdFlags is a subcommand's flag set with its synopsis, for --help.
+type cmdFlags struct {
+	*flag.FlagSet
+	synopsis string
+	stderr   io.Writer
+}
+
+// newFlags returns a flag set whose errors are returned (never printed
+// twice, never followed by the whole usage) and whose --help prints the
+// synopsis and the flags to stderr.
+func newFlags(name, synopsis string, stderr io.Writer) *cmdFlags {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: mnistc %s\n\nFlags:\n", synopsis)
-		fs.SetOutput(stderr)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
-	}
-	return fs
+	fs.Usage = func() {}
+	return &cmdFlags{FlagSet: fs, synopsis: synopsis, stderr: stderr}
 }
 
 // parse parses args, turning flag errors into usage errors and --help into
 // errHelp. Positional arguments are refused.
-func parse(fs *flag.FlagSet, args []string) error {
+func (fs *cmdFlags) parse(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.Usage()
+			fmt.Fprintf(fs.stderr, "Usage: mnistc %s\n\nFlags:\n", fs.synopsis)
+			fs.SetOutput(fs.stderr)
+			fs.PrintDefaults()
+			fs.SetOutput(io.Discard)
 			return errHelp
 		}
 		return usageError{err}
@@ -52,7 +58,7 @@ type dataFlags struct {
 	limit int
 }
 
-func (d *dataFlags) register(fs *flag.FlagSet, withSplit bool) {
+func (d *dataFlags) register(fs *cmdFlags, withSplit bool) {
 	fs.StringVar(&d.dir, "data", "", "folder with the four MNIST IDX .gz files (default: the copy shipped in the GoMNIST module)")
 	if withSplit {
 		fs.IntVar(&d.val, "val", 5000, "hold out the last `N` training images as the validation split (0 allowed)")

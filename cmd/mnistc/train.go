@@ -32,7 +32,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "", "checkpoint to write (.npz); written atomically")
 	asJSON := fs.Bool("json", false, "print the final record as JSON on stdout")
 	quiet := fs.Bool("quiet", false, "no progress bar")
-	if err := parse(fs, args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if err := cfg.Validate(); err != nil {

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"mnistc/data"
+)
+
+// bin is the mnistc binary built once for these tests, with the same build
+// tags as the test binary, so the smoke test runs what users run.
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "mnistc-bin")
+	if err != nil {
+		panic(err)
+	}
+	bin = filepath.Join(dir, "mnistc")
+	out, err := exec.Command("go", "build", "-tags", buildTags, "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "build mnistc: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// mnistc runs the binary and returns its exit status, stdout and stderr.
+func mnistc(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	var so, se bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &so, &se
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return code, so.String(), se.String()
+}
+
+// trainSmall trains one epoch on 3,000 images into dir/m.npz once per test
+// binary and returns the path and the train record.
+func trainSmall(t *testing.T) (string, trainOutput) {
+	t.Helper()
+	if smallPath != "" {
+		return smallPath, smallRecord
+	}
+	path := filepath.Join(t.TempDir(), "m.npz")
+	code, stdout, stderr := mnistc(t, "train", "--epochs", "1", "--limit", "3500", "--val", "500", "--seed", "2", "--out", path, "--json")
+	if code != 0 {
+		t.Fatalf("train exited %d: %s", code, stderr)
+	}
+	var rec trainOutput
+	if err := json.Unmarshal([]byte(stdout), &rec); err != nil {
+		t.Fatalf("train --json: %v in %q", err, stdout)
+	}
+	if !strings.Contains(stderr, "epoch  1") {
+		t.Errorf("no epoch line on stderr: %q", stderr)
+	}
+	// Keep the file for the other tests: copy it out of the test's temp dir.
+	keep := filepath.Join(os.TempDir(), fmt.Sprintf("mnistc-smoke-%d.npz", os.Getpid()))
+	b, _ := os.ReadFile(path)
+	os.WriteFile(keep, b, 0o644)
+	smallPath, smallRecord = keep, rec
+	return keep, rec
+}
+
+var (
+	smallPath   string
+	smallRecord trainOutput
+)
+
+// TestTrainThenEval: the binary starts (the assume-no-moving-gc pin), trains,
+// and eval of the saved checkpoint reproduces train's test figures.
+func TestTrainThenEval(t *testing.T) {
+	path, rec := trainSmall(t)
+	if rec.TestAccuracy < 0.85 || rec.Test.Total != 10000 || rec.Config.TrainImages != 3000 {
+		t.Fatalf("train record: accuracy %.4f on %d (trained on %d); want ≥ 0.85 on 10000 after 3000 images",
+			rec.TestAccuracy, rec.Test.Total, rec.Config.TrainImages)
+	}
+	code, stdout, stderr := mnistc(t, "eval", "--model", path, "--json")
+	if code != 0 {
+		t.Fatalf("eval exited %d: %s", code, stderr)
+	}
+	var ev evalOutput
+	if err := json.Unmarshal([]byte(stdout), &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.Correct != rec.Test.Correct || ev.Total != 10000 || ev.Accuracy != rec.TestAccuracy {
+		t.Errorf("eval: %d/%d (%.4f), train reported %d (%.4f)", ev.Correct, ev.Total, ev.Accuracy, rec.Test.Correct, rec.TestAccuracy)
+	}
+	code, stdout, _ = mnistc(t, "eval", "--model", path)
+	if code != 0 || !strings.Contains(stdout, fmt.Sprintf("(%d/10000 correct)", ev.Correct)) || !strings.Contains(stdout, "true\\pred") {
+		t.Errorf("human eval output: %q", stdout)
+	}
+}
+
+// TestNumPyAgrees: NumPy's own forward pass on the checkpoint gives exactly
+// the correct count mnistc reports. Needs /usr/bin/python3 with NumPy
+// (make test installs python3-numpy on Debian).
+func TestNumPyAgrees(t *testing.T) {
+	if err := exec.Command("/usr/bin/python3", "-c", "import numpy").Run(); err != nil {
+		t.Skip("no NumPy for /usr/bin/python3 (Debian: apt-get install python3-numpy)")
+	}
+	path, rec := trainSmall(t)
+	dir, err := data.DefaultDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("/usr/bin/python3", "../../scripts/numpy_eval.py", path, dir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("numpy_eval.py: %v\n%s", err, out)
+	}
+	var np struct {
+		Correct, Total int
+		MetaFormat     string `json:"meta_format"`
+	}
+	if err := json.Unmarshal(out, &np); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if np.Correct != rec.Test.Correct || np.Total != 10000 || np.MetaFormat == "" {
+		t.Errorf("NumPy: %d/%d correct (meta %q); mnistc: %d", np.Correct, np.Total, np.MetaFormat, rec.Test.Correct)
+	}
+}
+
+// TestBadInput: each mistake gets one clear line on stderr and its exit code.
+func TestBadInput(t *testing.T) {
+	tmp := t.TempDir()
+	corrupt := filepath.Join(tmp, "corrupt.npz")
+	os.WriteFile(corrupt, []byte("not a zip"), 0o644)
+	emptyData := filepath.Join(tmp, "nodata")
+	os.Mkdir(emptyData, 0o755)
+	out := filepath.Join(tmp, "out.npz")
+	cases := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{nil, 2, "Usage"},
+		{[]string{"fly"}, 2, `unknown command "fly"`},
+		{[]string{"train", "--epochs", "0", "--out", out}, 2, "--epochs 0 out of range"},
+		{[]string{"train", "--batch", "-3", "--out", out}, 2, "--batch -3 out of range"},
+		{[]string{"train", "--lr", "0", "--out", out}, 2, "--lr 0 out of range"},
+		{[]string{"train", "--epochs", "ten", "--out", out}, 2, `invalid value "ten" for flag -epochs`},
+		{[]string{"train"}, 2, "--out is required"},
+		{[]string{"train", "--out", filepath.Join(tmp, "m.txt")}, 2, "want a .npz file"},
+		{[]string{"train", "--val", "-1", "--out", out}, 2, "--val -1 out of range"},
+		{[]string{"train", "--data", filepath.Join(tmp, "missing"), "--out", out}, 1, "does not exist"},
+		{[]string{"train", "--data", emptyData, "--out", out}, 1, "has no train-images-idx3-ubyte.gz"},
+		{[]string{"train", "stray", "--out", out}, 2, `unexpected argument "stray"`},
+		{[]string{"eval"}, 2, "--model is required"},
+		{[]string{"eval", "--model", filepath.Join(tmp, "none.npz")}, 1, "no such file"},
+		{[]string{"eval", "--model", corrupt}, 1, "not a valid .npz"},
+	}
+	for _, c := range cases {
+		code, _, stderr := mnistc(t, c.args...)
+		lines := strings.Split(strings.TrimSpace(stderr), "\n")
+		if code != c.code || !strings.Contains(stderr, c.want) {
+			t.Errorf("mnistc %v: exit %d, stderr %q; want exit %d and %q", c.args, code, stderr, c.code, c.want)
+		}
+		if c.args != nil && len(lines) != 1 {
+			t.Errorf("mnistc %v: %d lines on stderr, want one", c.args, len(lines))
+		}
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("a failed train left an output file")
+	}
+}
+
+// TestFailedRunKeepsEarlierOutput: a run that fails does not truncate or
+// replace a checkpoint already at --out.
+func TestFailedRunKeepsEarlierOutput(t *testing.T) {
+	tmp := t.TempDir()
+	out := filepath.Join(tmp, "keep.npz")
+	os.WriteFile(out, []byte("earlier result"), 0o644)
+	bad := filepath.Join(tmp, "bad")
+	os.Mkdir(bad, 0o755)
+	for _, f := range []string{data.TrainImages, data.TrainLabels, data.TestImages, data.TestLabels} {
+		os.WriteFile(filepath.Join(bad, f), []byte("garbage"), 0o644)
+	}
+	code, _, stderr := mnistc(t, "train", "--data", bad, "--out", out)
+	if code == 0 || !strings.Contains(stderr, "not a gzip file") {
+		t.Fatalf("train on garbage: exit %d, %q", code, stderr)
+	}
+	if b, _ := os.ReadFile(out); string(b) != "earlier result" {
+		t.Errorf("earlier output changed to %q", b)
+	}
+	entries, _ := os.ReadDir(tmp)
+	if len(entries) != 2 {
+		t.Errorf("temporary files left behind: %v", entries)
+	}
+}
+
+func TestHelp(t *testing.T) {
+	for _, c := range []string{"train", "eval"} {
+		code, _, stderr := mnistc(t, c, "--help")
+		if code != 0 || !strings.Contains(stderr, "Usage: mnistc "+c) || !strings.Contains(stderr, "-json") {
+			t.Errorf("%s --help: exit %d, %q", c, code, stderr)
+		}
+	}
+}

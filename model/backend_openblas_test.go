@@ -1,0 +1,52 @@
+//go:build openblas
+
+package model
+
+import (
+	"math"
+	"testing"
+
+	"gonum.org/v1/gonum/blas/blas32"
+	"gonum.org/v1/gonum/blas/gonum"
+	"gonum.org/v1/netlib/blas/netlib"
+	G "gorgonia.org/gorgonia"
+)
+
+// TestOpenBLASAgreesWithPureGo: the OpenBLAS path and gonum's pure-Go BLAS
+// give the same predictions on the test set, logits within float32
+// rounding, and training on either reaches the same accuracy.
+func TestOpenBLASAgreesWithPureGo(t *testing.T) {
+	res := smallTrained(t) // trained on OpenBLAS
+	train, test := realMNIST(t)
+	fast := Forward(res.Params, test.X, test.Len(), nil)
+	blas32.Use(gonum.Implementation{})
+	G.Use(gonum.Implementation{})
+	defer func() {
+		blas32.Use(netlib.Implementation{})
+		G.Use(netlib.Implementation{})
+	}()
+	slow := Forward(res.Params, test.X, test.Len(), nil)
+	for i := 0; i < test.Len(); i++ {
+		a, b := fast[i*Classes:(i+1)*Classes], slow[i*Classes:(i+1)*Classes]
+		if Argmax(a) != Argmax(b) {
+			t.Fatalf("image %d: OpenBLAS predicts %d, pure Go %d", i, Argmax(a), Argmax(b))
+		}
+		for k := range a {
+			if math.Abs(float64(a[k]-b[k])) > 1e-4*math.Max(1, math.Abs(float64(a[k]))) {
+				t.Fatalf("image %d logit %d: %v vs %v", i, k, a[k], b[k])
+			}
+		}
+	}
+	cfg := DefaultTrainConfig()
+	cfg.Epochs = 1
+	tr, va := train.Slice(0, 6000), train.Slice(6000, 6500)
+	pure, err := Train(cfg, tr, va, Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := Evaluate(res.Params, test, nil).Accuracy, Evaluate(pure.Params, test, nil).Accuracy
+	if math.Abs(a-b) > 0.005 {
+		t.Errorf("one epoch on 6,000 images: OpenBLAS %.4f, pure Go %.4f; want within 0.5 pp", a, b)
+	}
+	t.Logf("OpenBLAS %.4f, pure Go %.4f", a, b)
+}
