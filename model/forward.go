@@ -48,6 +48,30 @@ func Forward(p Params, x []float32, n int, aq *ActQuant) []float32 {
 	return logits
 }
 
+// HiddenActivations returns the hidden ReLU outputs (n×H) of n images x,
+// with the input quantized by aq when aq is non-nil (the hidden layer's own
+// quantizer is not applied): what an activation quantizer calibrates on.
+func HiddenActivations(p Params, x []float32, n int, aq *ActQuant) []float32 {
+	h := p.Hidden()
+	out := make([]float32, n*h)
+	xin := x
+	if aq != nil {
+		xin = append([]float32(nil), x...)
+		aq.quantizeInPlace(xin, aq.Input)
+	}
+	layer(xin, n, Inputs, p.W1.Data, p.B1.Data, h, out)
+	for i, v := range out {
+		if v < 0 {
+			out[i] = 0
+		}
+	}
+	return out
+}
+
+// QuantizeActivations applies aq's rule over range r to v in place; the
+// same function the forward pass uses, exported for calibration.
+func (a *ActQuant) QuantizeActivations(v []float32, r Range) { a.quantizeInPlace(v, r) }
+
 // layer computes out = in·w + b for m rows (in is m×k, w is k×n).
 func layer(in []float32, m, k int, w, b []float32, n int, out []float32) {
 	for r := 0; r < m; r++ {

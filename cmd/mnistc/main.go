@@ -23,6 +23,8 @@ func commands() []command {
 	return []command{
 		{"train", "train the network on MNIST and save a checkpoint", runTrain},
 		{"eval", "evaluate a checkpoint on the test set", runEval},
+		{"compress", "apply compression passes to a checkpoint, evaluating before and after each", runCompress},
+		{"passes", "list every compression pass with its parameters, defaults and ranges", runPasses},
 	}
 }
 

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"mnistc/compress"
+	"mnistc/data"
+)
+
+// TestCompressCommand: compress writes OUT.npz and one JSON record per pass
+// plus the total, and NumPy's forward pass on OUT.npz (activation
+// quantization included) gives exactly the correct_after it reports.
+func TestCompressCommand(t *testing.T) {
+	in, _ := trainSmall(t)
+	dir, err := data.DefaultDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	haveNumPy := exec.Command("/usr/bin/python3", "-c", "import numpy").Run() == nil
+	chains := [][]string{
+		{"quantize:bits=4,granularity=channel"},
+		{"prune:keep=0.3,scope=global", "quantize:bits=3,scheme=kmeans"},
+		{"prune:keep=0.5,method=neuron"},
+		{"actquant:bits=4,calib=percentile"},
+		{"quantize:scheme=literal"},
+	}
+	for _, chain := range chains {
+		out := filepath.Join(t.TempDir(), "c.npz")
+		args := []string{"compress", "--model", in, "--out", out, "--json"}
+		for _, p := range chain {
+			args = append(args, "--pass", p)
+		}
+		code, stdout, stderr := mnistc(t, args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", chain, code, stderr)
+		}
+		var recs []compress.Record
+		sc := bufio.NewScanner(strings.NewReader(stdout))
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			var r compress.Record
+			if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+				t.Fatalf("%v: record %q: %v", chain, sc.Text(), err)
+			}
+			recs = append(recs, r)
+		}
+		if len(recs) != len(chain)+1 || recs[len(recs)-1].Pass != "total" {
+			t.Fatalf("%v: %d records, want %d plus the total", chain, len(recs), len(chain))
+		}
+		final := recs[len(recs)-1]
+		if !haveNumPy {
+			continue
+		}
+		o, err := exec.Command("/usr/bin/python3", "../../scripts/numpy_eval.py", out, dir).CombinedOutput()
+		if err != nil {
+			t.Fatalf("numpy_eval.py: %v\n%s", err, o)
+		}
+		var np struct{ Correct, Hidden int }
+		json.Unmarshal(o, &np)
+		if np.Correct != final.CorrectAfter || np.Hidden != final.Hidden {
+			t.Errorf("%v: NumPy %d correct (hidden %d), mnistc correct_after %d (hidden %d)", chain, np.Correct, np.Hidden, final.CorrectAfter, final.Hidden)
+		}
+	}
+}
+
+func TestCompressBadInput(t *testing.T) {
+	in, _ := trainSmall(t)
+	out := filepath.Join(t.TempDir(), "c.npz")
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--model", in, "--out", out}, "at least one --pass"},
+		{[]string{"--model", in, "--out", out, "--pass", "quantize:bits=99"}, "bits=99 out of range"},
+		{[]string{"--model", in, "--out", out, "--pass", "squash:bits=2"}, `unknown pass "squash"`},
+		{[]string{"--model", in, "--out", out, "--pass", "prune:keep=0.1,color=red"}, `unknown key "color"`},
+		{[]string{"--model", in, "--out", out, "--pass", "prune:keep"}, "malformed"},
+		{[]string{"--out", out, "--pass", "prune:keep=0.5"}, "--model is required"},
+	}
+	for _, c := range cases {
+		code, _, stderr := mnistc(t, append([]string{"compress"}, c.args...)...)
+		if code != 2 || !strings.Contains(stderr, c.want) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+			t.Errorf("compress %v: exit %d, %q; want exit 2 and one line with %q", c.args, code, stderr, c.want)
+		}
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("a refused compress wrote its output")
+	}
+	code, stdout, _ := mnistc(t, "passes")
+	for _, want := range []string{"clip", "quantize", "prune", "actquant", "granularity", "percentile", "keep"} {
+		if code != 0 || !strings.Contains(stdout, want) {
+			t.Errorf("passes: exit %d, output lacks %q", code, want)
+		}
+	}
+}

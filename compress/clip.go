@@ -1,0 +1,99 @@
+package compress
+
+import (
+	"fmt"
+	"math"
+	"strings"
+)
+
+// clip replaces every weight with |w| > T: by sign(w)·T (saturate, the
+// usual reading) or by a constant t (the article's literal rule).
+type clip struct{ spec Spec }
+
+func newClip(s Spec) Pass { return clip{s} }
+
+func (c clip) Spec() Spec { return c.spec }
+
+// checkClip wants exactly one of threshold and std, and a per-tensor std
+// list names the tensors when layers is not given.
+func checkClip(s Spec, given map[string]string) error {
+	if s.has("threshold") == s.has("std") {
+		return fmt.Errorf("give exactly one of threshold= (absolute T) or std= (T relative to each tensor's standard deviation)")
+	}
+	if s.Args["mode"] != "constant" {
+		delete(s.Args, "value")
+	}
+	return perTensorLayers(s, given, "std")
+}
+
+// perTensorLayers makes a per-tensor list (key=w1:x/w2:y) choose the
+// tensors when layers was not given, and checks it covers them when it was.
+func perTensorLayers(s Spec, given map[string]string, key string) error {
+	v := s.Args[key]
+	if !strings.Contains(v, ":") {
+		return nil
+	}
+	var names []string
+	for _, item := range strings.Split(v, "/") {
+		n, _, _ := strings.Cut(item, ":")
+		names = append(names, n)
+	}
+	if _, ok := given["layers"]; !ok {
+		s.Args["layers"] = strings.Join(names, "/")
+		return nil
+	}
+	for _, l := range s.list("layers") {
+		if _, ok := s.perTensor(key, l); !ok {
+			return fmt.Errorf("%s=%s gives no value for %s, which layers= names", key, v, l)
+		}
+	}
+	return nil
+}
+
+func (c clip) Apply(in State, _ Env) (State, error) {
+	out := in.clone()
+	ts, err := targets(&out.Params, c.spec)
+	if err != nil {
+		return State{}, err
+	}
+	constant := c.spec.Args["mode"] == "constant"
+	value := float32(c.spec.floatArg("value"))
+	for _, t := range ts {
+		T := c.spec.floatArg("threshold")
+		if c.spec.has("std") {
+			k, _ := c.spec.perTensor("std", t.Name)
+			T = k * stddev(t.Data)
+		}
+		for i, w := range t.Data {
+			if math.Abs(float64(w)) <= T {
+				continue
+			}
+			switch {
+			case constant:
+				t.Data[i] = value
+			case w > 0:
+				t.Data[i] = float32(T)
+			default:
+				t.Data[i] = -float32(T)
+			}
+		}
+		// Clipping keeps values float; a quantized tensor stays on its grid
+		// only if T is a level, so its encoding no longer holds.
+		delete(out.Enc, t.Name)
+	}
+	return out, nil
+}
+
+// stddev returns the population standard deviation of v.
+func stddev(v []float32) float64 {
+	var s, ss float64
+	for _, x := range v {
+		s += float64(x)
+	}
+	mean := s / float64(len(v))
+	for _, x := range v {
+		d := float64(x) - mean
+		ss += d * d
+	}
+	return math.Sqrt(ss / float64(len(v)))
+}

@@ -1,0 +1,409 @@
+package compress
+
+import (
+	"math"
+	"math/rand"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"mnistc/model"
+)
+
+// randomParams returns Glorot-initialised weights with small random biases.
+func randomParams(seed int64, h int) model.Params {
+	rng := rand.New(rand.NewSource(seed))
+	p := model.InitGlorot(h, rng)
+	for i := range p.B1.Data {
+		p.B1.Data[i] = float32(rng.NormFloat64() * 0.05)
+	}
+	return p
+}
+
+func apply(t *testing.T, spec string, s State) State {
+	t.Helper()
+	ps, err := Build([]string{spec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := ps[0].Apply(s, Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func state(p model.Params) State { return State{Params: p} }
+
+// levels counts distinct values of each group (column when perChannel).
+func groupLevels(tt model.Tensor, perChannel bool) []int {
+	groups := 1
+	if perChannel {
+		groups = tt.Shape[1]
+	}
+	buf := make([]float32, len(tt.Data)/groups)
+	var out []int
+	for g := 0; g < groups; g++ {
+		gather(buf, tt.Data, g, groups)
+		out = append(out, distinct(buf))
+	}
+	return out
+}
+
+func sse(a, b []float32) float64 {
+	var s float64
+	for i := range a {
+		d := float64(a[i]) - float64(b[i])
+		s += d * d
+	}
+	return s
+}
+
+// TestQuantizeProperties: at most 2^b−1 levels per group (symmetric), 2^b
+// (affine, kmeans); error at most half a step inside the range;
+// idempotent; per-channel no worse than per-tensor in squared error; the
+// input is never mutated. These weights are uniform random, so every
+// column spans nearly the tensor's whole range and per-channel can only tie
+// per-tensor up to rounding luck: 1 % slack here, none on trained weights
+// (TestOnTrainedModel).
+func TestQuantizeProperties(t *testing.T) {
+	p := randomParams(1, 64)
+	orig := p.Clone()
+	for _, b := range []int{2, 3, 4, 6, 8} {
+		for _, gran := range []string{"tensor", "channel"} {
+			for _, scheme := range []string{"symmetric", "affine", "kmeans"} {
+				spec := "quantize:bits=" + itoa(b) + ",granularity=" + gran + ",scheme=" + scheme
+				out := apply(t, spec, state(p))
+				for _, name := range []string{"w1", "w2"} {
+					qt, ot := out.Params.Get(name), orig.Get(name)
+					limit := 1 << b
+					if scheme == "symmetric" {
+						limit--
+					}
+					for g, n := range groupLevels(*qt, gran == "channel") {
+						if n > limit {
+							t.Fatalf("%s %s group %d: %d levels, want ≤ %d", spec, name, g, n, limit)
+						}
+					}
+					if scheme == "symmetric" {
+						checkHalfStep(t, spec, *ot, *qt, b, gran == "channel")
+					}
+					again := apply(t, spec, out)
+					for i := range qt.Data {
+						if d := math.Abs(float64(again.Params.Get(name).Data[i] - qt.Data[i])); d > 1e-6 {
+							t.Fatalf("%s %s not idempotent at %d: %v then %v", spec, name, i, qt.Data[i], again.Params.Get(name).Data[i])
+						}
+					}
+				}
+			}
+			if !reflect.DeepEqual(p, orig) {
+				t.Fatal("quantize mutated its input")
+			}
+		}
+		for _, scheme := range []string{"symmetric", "affine", "kmeans"} {
+			pt := apply(t, "quantize:bits="+itoa(b)+",scheme="+scheme, state(p))
+			pc := apply(t, "quantize:bits="+itoa(b)+",scheme="+scheme+",granularity=channel", state(p))
+			for _, name := range []string{"w1", "w2"} {
+				et, ec := sse(pt.Params.Get(name).Data, orig.Get(name).Data), sse(pc.Params.Get(name).Data, orig.Get(name).Data)
+				if ec > et*1.01 {
+					t.Errorf("%s %d bits %s: per-channel SSE %g > per-tensor %g", scheme, b, name, ec, et)
+				}
+			}
+		}
+	}
+}
+
+// checkHalfStep: |w − q(w)| ≤ step/2 for every weight (minmax range holds
+// every weight, so all are inside it).
+func checkHalfStep(t *testing.T, spec string, orig, q model.Tensor, b int, perChannel bool) {
+	groups := 1
+	if perChannel {
+		groups = orig.Shape[1]
+	}
+	buf := make([]float32, len(orig.Data)/groups)
+	for g := 0; g < groups; g++ {
+		gather(buf, orig.Data, g, groups)
+		step := maxAbs(buf) / float64(int(1)<<(b-1)-1)
+		for i := range buf {
+			w, qw := float64(buf[i]), float64(q.Data[i*groups+g])
+			if math.Abs(w-qw) > step/2*(1+1e-6) {
+				t.Fatalf("%s: |%v − %v| > half step %v", spec, w, qw, step/2)
+			}
+		}
+	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestQuantizeHandComputed checks each rule against values worked by hand.
+func TestQuantizeHandComputed(t *testing.T) {
+	cases := []struct {
+		name string
+		f    func(v []float32)
+		in   []float32
+		want []float32
+	}{
+		// scale 1/3: 0.5/(1/3) = 1.5 → 2 (even), −0.2 → −0.6 → −1, 0.9 → 2.7 → 3
+		{"symmetric 3 bits", func(v []float32) { Symmetric(v, 3, 1) }, []float32{0.5, -0.2, 0.9, 1, -1}, []float32{2.0 / 3, -1.0 / 3, 1, 1, -1}},
+		// range [−1, 2], 4 levels: s = 1, zp = 1
+		{"affine 2 bits", func(v []float32) { Affine(v, 2) }, []float32{-1, 0.4, 1.6, 2}, []float32{-1, 0, 2, 2}},
+		// mean |w| of non-zeros = 0.5
+		{"binary", Binary, []float32{0.2, -0.8, 0, 0.5}, []float32{0.5, -0.5, 0, 0.5}},
+		// Δ = 0.7·0.5 = 0.35; kept |w| 0.8, 0.6 → α = 0.7
+		{"ternary", func(v []float32) { Ternary(v, 0.7) }, []float32{0.1, -0.8, 0.6, -0.5 + 0.3}, []float32{0, -0.7, 0.7, 0}},
+		// the article's formula with b = 2: step 2
+		{"literal 2 bits", func(v []float32) { Literal(v, 2) }, []float32{0.9, 1.1, -3.2, 5}, []float32{0, 2, -4, 4}},
+		// two clusters {0.1, 0.2} and {0.9, 1.0}; the zero stays
+		{"kmeans k=2", func(v []float32) { KMeans(v, 2) }, []float32{0.1, 0.2, 0, 0.9, 1.0}, []float32{0.15, 0.15, 0, 0.95, 0.95}},
+	}
+	for _, c := range cases {
+		v := append([]float32(nil), c.in...)
+		c.f(v)
+		for i := range v {
+			if math.Abs(float64(v[i]-c.want[i])) > 1e-6 {
+				t.Errorf("%s: got %v, want %v", c.name, v, c.want)
+				break
+			}
+		}
+	}
+}
+
+// TestLiteralQuantizeZeroesTrainedWeights: the printed formula sends every
+// weight of magnitude below 2^(b−1)/2 to zero, i.e. all of a trained MNIST
+// network's weights at every b.
+func TestLiteralQuantizeZeroesTrainedWeights(t *testing.T) {
+	p := randomParams(2, 32)
+	for _, b := range []int{1, 4, 8, 16} {
+		out := apply(t, "quantize:scheme=literal,bits="+itoa(b), state(p))
+		for _, x := range append(out.Params.W1.Data, out.Params.W2.Data...) {
+			if x != 0 {
+				t.Fatalf("bits %d: literal left %v", b, x)
+			}
+		}
+	}
+}
+
+// TestPruneProperties: exact kept count round(r·n), kept values unchanged and
+// the largest, pruned exactly zero; global keeps one threshold.
+func TestPruneProperties(t *testing.T) {
+	p := randomParams(3, 64)
+	for _, r := range []float64{1, 0.9, 0.5, 0.3, 0.1, 0.01} {
+		out := apply(t, "prune:keep="+ftoa(r), state(p))
+		for _, name := range []string{"w1", "w2"} {
+			o, q := p.Get(name).Data, out.Params.Get(name).Data
+			kept := 0
+			minKept, maxPruned := math.Inf(1), 0.0
+			for i := range q {
+				if q[i] != 0 {
+					kept++
+					if q[i] != o[i] {
+						t.Fatalf("keep %v %s[%d]: kept value changed %v → %v", r, name, i, o[i], q[i])
+					}
+					minKept = math.Min(minKept, math.Abs(float64(o[i])))
+				} else {
+					maxPruned = math.Max(maxPruned, math.Abs(float64(o[i])))
+				}
+			}
+			if want := KeepCount(r, len(o)); kept != want {
+				t.Errorf("keep %v %s: kept %d, want %d", r, name, kept, want)
+			}
+			if kept < len(o) && maxPruned > minKept {
+				t.Errorf("keep %v %s: pruned |w| %v larger than kept %v", r, name, maxPruned, minKept)
+			}
+		}
+	}
+	out := apply(t, "prune:keep=0.2,scope=global", state(p))
+	minKept, maxPruned, kept := math.Inf(1), 0.0, 0
+	for _, name := range []string{"w1", "w2"} {
+		o, q := p.Get(name).Data, out.Params.Get(name).Data
+		for i := range q {
+			if q[i] != 0 {
+				kept++
+				minKept = math.Min(minKept, math.Abs(float64(o[i])))
+			} else {
+				maxPruned = math.Max(maxPruned, math.Abs(float64(o[i])))
+			}
+		}
+	}
+	if n := len(p.W1.Data) + len(p.W2.Data); kept != KeepCount(0.2, n) || maxPruned > minKept {
+		t.Errorf("global: kept %d (want %d), max pruned %v, min kept %v: want one threshold", kept, KeepCount(0.2, n), maxPruned, minKept)
+	}
+	rnd := apply(t, "prune:keep=0.3,method=random,seed=5", state(p))
+	if nz := countNonzero(rnd.Params.W1.Data); nz != KeepCount(0.3, len(p.W1.Data)) {
+		t.Errorf("random: %d kept, want %d", nz, KeepCount(0.3, len(p.W1.Data)))
+	}
+	if !reflect.DeepEqual(rnd, apply(t, "prune:keep=0.3,method=random,seed=5", state(p))) {
+		t.Error("random pruning with one seed is not deterministic")
+	}
+	per := apply(t, "prune:keep=w1:0.1/w2:0.5", state(p))
+	if countNonzero(per.Params.W1.Data) != KeepCount(0.1, len(p.W1.Data)) || countNonzero(per.Params.W2.Data) != KeepCount(0.5, len(p.W2.Data)) {
+		t.Error("per-tensor keep rates not applied")
+	}
+}
+
+func countNonzero(v []float32) int {
+	n := 0
+	for _, x := range v {
+		if x != 0 {
+			n++
+		}
+	}
+	return n
+}
+
+func ftoa(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
+
+// TestPruneTiesDeterministic: among equal magnitudes the lower index stays.
+func TestPruneTiesDeterministic(t *testing.T) {
+	v := []float32{0.5, -0.5, 0.5, 0.1, -0.5}
+	Magnitude(v, 2)
+	if !reflect.DeepEqual(v, []float32{0.5, -0.5, 0, 0, 0}) {
+		t.Errorf("got %v", v)
+	}
+}
+
+// TestNeuronPruningEqualsMasking: the smaller 784-k-10 network computes the
+// same logits as the dense one with the dropped units' weights zeroed.
+func TestNeuronPruningEqualsMasking(t *testing.T) {
+	p := randomParams(4, 32)
+	out := apply(t, "prune:keep=0.25,method=neuron", state(p))
+	q := out.Params
+	if q.Hidden() != 8 || !reflect.DeepEqual(q.W1.Shape, []int{784, 8}) || !reflect.DeepEqual(q.W2.Shape, []int{8, 10}) {
+		t.Fatalf("shapes %v %v, want 784×8 and 8×10", q.W1.Shape, q.W2.Shape)
+	}
+	norms := make([]float64, 32)
+	for i := 0; i < 784; i++ {
+		for j := 0; j < 32; j++ {
+			norms[j] += float64(p.W1.Data[i*32+j]) * float64(p.W1.Data[i*32+j])
+		}
+	}
+	order := make([]int, 32)
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return norms[order[a]] > norms[order[b]] })
+	masked := p.Clone()
+	for _, j := range order[8:] {
+		for i := 0; i < 784; i++ {
+			masked.W1.Data[i*32+j] = 0
+		}
+		masked.B1.Data[j] = 0
+		for k := 0; k < 10; k++ {
+			masked.W2.Data[j*10+k] = 0
+		}
+	}
+	rng := rand.New(rand.NewSource(9))
+	x := make([]float32, 50*784)
+	for i := range x {
+		x[i] = rng.Float32()
+	}
+	a, b := model.Forward(q, x, 50, nil), model.Forward(masked, x, 50, nil)
+	for i := range a {
+		if math.Abs(float64(a[i]-b[i])) > 1e-5 {
+			t.Fatalf("logit %d: pruned net %v, masked dense net %v", i, a[i], b[i])
+		}
+	}
+}
+
+// TestClip: saturate bounds |w| ≤ T; constant writes t; std scales per tensor.
+func TestClip(t *testing.T) {
+	p := randomParams(5, 16)
+	out := apply(t, "clip:threshold=0.03", state(p))
+	for _, x := range out.Params.W1.Data {
+		if math.Abs(float64(x)) > 0.03+1e-9 {
+			t.Fatalf("saturate left %v > 0.03", x)
+		}
+	}
+	con := apply(t, "clip:threshold=0.03,mode=constant,value=0.25", state(p))
+	for i, x := range p.W1.Data {
+		want := x
+		if math.Abs(float64(x)) > 0.03 {
+			want = 0.25
+		}
+		if con.Params.W1.Data[i] != want {
+			t.Fatalf("constant: w1[%d] %v → %v, want %v", i, x, con.Params.W1.Data[i], want)
+		}
+	}
+	st := apply(t, "clip:std=1", state(p))
+	T := stddev(p.W2.Data)
+	for _, x := range st.Params.W2.Data {
+		if math.Abs(float64(x)) > T*(1+1e-6) {
+			t.Fatalf("std=1: |%v| > %v", x, T)
+		}
+	}
+	if !reflect.DeepEqual(out.Params.B1, p.B1) {
+		t.Error("clip touched b1 without being asked")
+	}
+}
+
+// TestLiteralPruneScales: Θ̃ = (1 − r)Θ on every weight and bias.
+func TestLiteralPruneScales(t *testing.T) {
+	p := randomParams(6, 8)
+	out := apply(t, "prune:keep=0.3,method=literal", state(p))
+	for k, tt := range p.Tensors() {
+		for i, x := range tt.Data {
+			if got := out.Params.Tensors()[k].Data[i]; got != x*float32(0.7) {
+				t.Fatalf("%s[%d]: %v → %v, want %v", tt.Name, i, x, got, x*0.7)
+			}
+		}
+	}
+}
+
+func TestSpecErrors(t *testing.T) {
+	cases := map[string]string{
+		"shrink:bits=4":         `unknown pass "shrink"`,
+		"quantize:bitz=4":       `unknown key "bitz"`,
+		"quantize:bits=17":      "bits=17 out of range",
+		"quantize:bits=0":       "bits=0 out of range",
+		"quantize:bits=4.5":     "whole number",
+		"quantize:bits":         "malformed",
+		"quantize:scheme=fancy": "want one of symmetric",
+		"prune:keep=0":          "keep=0 out of range: want (0, 1]",
+		"prune:keep=1.5":        "out of range",
+		"prune:keep=w3:0.5":     "tensor:value pairs",
+		"prune:keep=0.5,scope=global,method=random": "scope=global applies to method=magnitude only",
+		"prune:keep=w1:0.1/w2:0.2,scope=global":     "one threshold",
+		"prune:keep=0.5,method=neuron,layers=w1":    "neuron removes whole hidden units",
+		"clip:mode=saturate":                        "exactly one of threshold",
+		"clip:threshold=0.1,std=2":                  "exactly one of threshold",
+		"quantize:scheme=ternary,bits=4":            "ternary stores 2-bit codes",
+		"quantize:scheme=affine,range=mse":          "range=mse applies to scheme=symmetric",
+		"actquant:bits=4,percentile=99":             "percentile applies to calib=percentile",
+		"quantize:layers=w1/w9":                     "'/'-separated list",
+		"prune:keep=0.5,keep=0.4":                   "given twice",
+	}
+	for spec, want := range cases {
+		if _, err := ParseSpec(spec); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want one containing %q", spec, err, want)
+		}
+	}
+	a, _ := ParseSpec("quantize:granularity=channel,bits=4")
+	b, _ := ParseSpec("quantize:bits=4,granularity=channel,scheme=symmetric")
+	if a.String() != b.String() {
+		t.Errorf("equal specs print differently: %s vs %s", a, b)
+	}
+}
+
+// TestSizeFormula checks Measure on hand-computable tensors.
+func TestSizeFormula(t *testing.T) {
+	dense := measureTensor(model.Tensor{Name: "w1", Shape: []int{4, 2}, Data: []float32{1, 2, 3, 4, 5, 6, 7, 8}}, Encoding{})
+	if dense.SizeBytes != 32 || dense.IndexBits != 0 {
+		t.Errorf("float dense: %d bytes (index %d), want 32", dense.SizeBytes, dense.IndexBits)
+	}
+	// 4-bit codes for 8 values + one 32-bit scale = 64 bits = 8 bytes.
+	q := measureTensor(model.Tensor{Name: "w1", Shape: []int{4, 2}, Data: []float32{1, 2, 3, 4, 5, 6, 7, 8}}, Encoding{Scheme: "symmetric", Bits: 4, Groups: 1, GroupBits: 32})
+	if q.SizeBytes != 8 {
+		t.Errorf("4-bit: %d bytes, want 8", q.SizeBytes)
+	}
+	// 1000 entries, non-zero at 0 and 999 (gaps 1 and 999): with w index
+	// bits the float sparse form costs (1 + ceil(999/2^w))·(w+32) bits,
+	// least at w = 10: 2 entries × 42 = 84 bits = 11 bytes.
+	v := make([]float32, 1000)
+	v[0], v[999] = 1, 2
+	sp := measureTensor(model.Tensor{Name: "w1", Shape: []int{1000}, Data: v}, Encoding{})
+	if sp.IndexBits != 10 || sp.SizeBytes != 11 {
+		t.Errorf("sparse: index %d bits, %d bytes; want 10 bits and 11 bytes", sp.IndexBits, sp.SizeBytes)
+	}
+}

@@ -1,0 +1,267 @@
+package compress
+
+import (
+	"fmt"
+	"math"
+)
+
+// quantize maps each weight onto a small set of levels and stores the
+// level's float32 value (fake quantization); Encoding records the codes.
+type quantize struct{ spec Spec }
+
+func newQuantize(s Spec) Pass { return quantize{s} }
+
+func (q quantize) Spec() Spec { return q.spec }
+
+// checkQuantize drops arguments the scheme does not read, so equal
+// transforms have equal canonical specs, and refuses contradictions.
+func checkQuantize(s Spec, given map[string]string) error {
+	scheme := s.Args["scheme"]
+	if _, ok := given["range"]; ok && scheme != "symmetric" && s.Args["range"] != "minmax" {
+		return fmt.Errorf("range=%s applies to scheme=symmetric only", s.Args["range"])
+	}
+	if _, ok := given["delta"]; ok && scheme != "ternary" {
+		return fmt.Errorf("delta applies to scheme=ternary only")
+	}
+	if scheme != "symmetric" {
+		delete(s.Args, "range")
+	}
+	if scheme != "ternary" {
+		delete(s.Args, "delta")
+	}
+	b := s.intArg("bits")
+	switch {
+	case scheme == "ternary":
+		if g, ok := given["bits"]; ok && g != "2" {
+			return fmt.Errorf("scheme=ternary stores 2-bit codes: bits=%s does not apply (omit bits or give 2)", g)
+		}
+		s.Args["bits"] = "2"
+	case b > 16 && b != 32:
+		return fmt.Errorf("bits=%d out of range: want 1–16, or 32 for unchanged weights", b)
+	}
+	if b == 32 { // identity: one canonical form whatever the other keys say
+		for k := range s.Args {
+			if k != "bits" && k != "layers" {
+				delete(s.Args, k)
+			}
+		}
+	}
+	return nil
+}
+
+func (q quantize) Apply(in State, _ Env) (State, error) {
+	out := in.clone()
+	if q.spec.intArg("bits") == 32 {
+		return out, nil
+	}
+	ts, err := targets(&out.Params, q.spec)
+	if err != nil {
+		return State{}, err
+	}
+	for _, t := range ts {
+		groups := 1
+		if q.spec.Args["granularity"] == "channel" && len(t.Shape) == 2 {
+			groups = t.Shape[1]
+		}
+		var groupBits int
+		buf := make([]float32, len(t.Data)/groups)
+		for g := 0; g < groups; g++ {
+			gather(buf, t.Data, g, groups)
+			groupBits = q.quantizeGroup(buf)
+			scatter(t.Data, buf, g, groups)
+		}
+		enc := Encoding{Scheme: q.scheme(), Bits: q.spec.intArg("bits"), Groups: groups, GroupBits: groupBits}
+		if enc.Scheme == "literal" {
+			enc.Bits = bitsFor(distinct(t.Data))
+			enc.GroupBits = 32 * distinct(t.Data) // its levels as a codebook
+		}
+		out.Enc[t.Name] = enc
+	}
+	return out, nil
+}
+
+// scheme names the rule actually applied (bits=1 symmetric/affine is binary).
+func (q quantize) scheme() string {
+	s := q.spec.Args["scheme"]
+	if q.spec.intArg("bits") == 1 && (s == "symmetric" || s == "affine") {
+		return "binary"
+	}
+	return s
+}
+
+// quantizeGroup rewrites v in place and returns the bits the group stores
+// besides its codes (scale, zero-point, codebook).
+func (q quantize) quantizeGroup(v []float32) int {
+	b := q.spec.intArg("bits")
+	switch q.scheme() {
+	case "literal":
+		Literal(v, b)
+		return 0
+	case "binary":
+		Binary(v)
+		return 32
+	case "ternary":
+		Ternary(v, q.spec.floatArg("delta"))
+		return 32
+	case "kmeans":
+		return 32 * KMeans(v, 1<<b)
+	case "affine":
+		Affine(v, b)
+		return 64
+	default:
+		c := maxAbs(v)
+		if q.spec.Args["range"] == "mse" {
+			c = mseClip(v, b)
+		}
+		Symmetric(v, b, c)
+		return 32
+	}
+}
+
+// gather copies group g of src into dst: with groups > 1, src is a
+// row-major matrix with `groups` columns and group g is column g.
+func gather(dst, src []float32, g, groups int) {
+	for i := range dst {
+		dst[i] = src[i*groups+g]
+	}
+}
+
+func scatter(dst, src []float32, g, groups int) {
+	for i, x := range src {
+		dst[i*groups+g] = x
+	}
+}
+
+// Symmetric quantizes v in place with zero-point 0 onto the narrow integer
+// range −(2^(b−1)−1)…2^(b−1)−1 with scale c/(2^(b−1)−1); values beyond ±c
+// saturate. b must be at least 2.
+func Symmetric(v []float32, b int, c float64) {
+	qmax := float64(int(1)<<(b-1) - 1)
+	if c <= 0 {
+		return // all zeros
+	}
+	s := c / qmax
+	for i, x := range v {
+		k := math.RoundToEven(float64(x) / s)
+		k = math.Max(-qmax, math.Min(qmax, k))
+		v[i] = float32(k * s)
+	}
+}
+
+// Affine quantizes v in place onto 2^b levels spanning [min(v,0), max(v,0)]
+// with a zero-point, nudged so that 0 is a level exactly (as TFLite does).
+func Affine(v []float32, b int) {
+	lo, hi := 0.0, 0.0
+	for _, x := range v {
+		lo, hi = math.Min(lo, float64(x)), math.Max(hi, float64(x))
+	}
+	levels := float64(int(1)<<b - 1)
+	if hi == lo {
+		return
+	}
+	s := (hi - lo) / levels
+	zp := math.Max(0, math.Min(levels, math.RoundToEven(-lo/s)))
+	for i, x := range v {
+		k := math.Max(0, math.Min(levels, math.RoundToEven(float64(x)/s)+zp))
+		v[i] = float32((k - zp) * s)
+	}
+}
+
+// Binary sets v to sign(v)·α with α the mean |v| of its non-zero entries
+// (BinaryConnect/XNOR-Net); zeros stay zero.
+func Binary(v []float32) {
+	var sum float64
+	n := 0
+	for _, x := range v {
+		if x != 0 {
+			sum += math.Abs(float64(x))
+			n++
+		}
+	}
+	if n == 0 {
+		return
+	}
+	a := float32(sum / float64(n))
+	for i, x := range v {
+		switch {
+		case x > 0:
+			v[i] = a
+		case x < 0:
+			v[i] = -a
+		}
+	}
+}
+
+// Ternary sets v to {−α, 0, α} (Ternary Weight Networks): entries with
+// |v| ≤ Δ = delta·mean|v| become 0, the rest sign(v)·α with α their mean |v|.
+func Ternary(v []float32, delta float64) {
+	var sum float64
+	for _, x := range v {
+		sum += math.Abs(float64(x))
+	}
+	th := delta * sum / float64(len(v))
+	var kept float64
+	n := 0
+	for _, x := range v {
+		if a := math.Abs(float64(x)); a > th {
+			kept += a
+			n++
+		}
+	}
+	alpha := float32(0)
+	if n > 0 {
+		alpha = float32(kept / float64(n))
+	}
+	for i, x := range v {
+		switch {
+		case math.Abs(float64(x)) <= th:
+			v[i] = 0
+		case x > 0:
+			v[i] = alpha
+		default:
+			v[i] = -alpha
+		}
+	}
+}
+
+// Literal applies the article's printed formula round(w/2^(b−1))·2^(b−1).
+func Literal(v []float32, b int) {
+	step := math.Ldexp(1, b-1)
+	for i, x := range v {
+		v[i] = float32(math.RoundToEven(float64(x)/step) * step)
+	}
+}
+
+func maxAbs(v []float32) float64 {
+	m := 0.0
+	for _, x := range v {
+		m = math.Max(m, math.Abs(float64(x)))
+	}
+	return m
+}
+
+// mseClip returns the clipping range c in (0, max|v|] whose b-bit symmetric
+// quantization of v has the least squared error, searched over 200 evenly
+// spaced fractions of max|v| (the largest fraction wins ties).
+func mseClip(v []float32, b int) float64 {
+	m := maxAbs(v)
+	if m == 0 || b < 2 {
+		return m
+	}
+	qmax := float64(int(1)<<(b-1) - 1)
+	best, bestErr := m, math.Inf(1)
+	for k := 200; k >= 1; k-- {
+		c := m * float64(k) / 200
+		s := c / qmax
+		var e float64
+		for _, x := range v {
+			kq := math.Max(-qmax, math.Min(qmax, math.RoundToEven(float64(x)/s)))
+			d := float64(x) - kq*s
+			e += d * d
+		}
+		if e < bestErr {
+			best, bestErr = c, e
+		}
+	}
+	return best
+}

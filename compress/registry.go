@@ -1,0 +1,132 @@
+package compress
+
+import (
+	"fmt"
+	"strings"
+)
+
+// PassDef describes a pass family: its parameters and how to build it.
+type PassDef struct {
+	Name    string
+	Section string // where the article describes it
+	Doc     string
+	Params  []ParamDef
+	// Check validates combinations of arguments; it may fill arguments
+	// that depend on others. given holds what the user wrote.
+	Check func(s Spec, given map[string]string) error
+	Build func(s Spec) Pass
+}
+
+var weightNames = []string{"w1", "b1", "w2", "b2"}
+
+func layersParam(def string) ParamDef {
+	return ParamDef{Key: "layers", Kind: Names, Default: def, Choices: weightNames,
+		Doc: "tensors the pass touches; biases stay float unless named"}
+}
+
+// Registry lists every pass in the order `mnistc passes` prints them.
+func Registry() []PassDef {
+	return []PassDef{
+		{
+			Name: "clip", Section: "§2.1.1, §3.1", Build: newClip, Check: checkClip,
+			Doc: "weight clipping: w̃ = t if |w| > T else w",
+			Params: []ParamDef{
+				{Key: "threshold", Kind: Float, Min: 0, Max: 1e6, MinOpen: true, Doc: "absolute threshold T (give this or std)"},
+				{Key: "std", Kind: Float, Min: 0, Max: 1e3, MinOpen: true, PerTensor: true, Doc: "T = std × each tensor's standard deviation (Han et al.)"},
+				{Key: "mode", Kind: Enum, Default: "saturate", Choices: []string{"saturate", "constant"}, Doc: "saturate: t = sign(w)·T; constant: t = value (the article's literal rule)"},
+				{Key: "value", Kind: Float, Default: "0", Min: -1e6, Max: 1e6, Doc: "t for mode=constant"},
+				layersParam("w1/w2"),
+			},
+		},
+		{
+			Name: "quantize", Section: "§2.1.2, §3.2", Build: newQuantize, Check: checkQuantize,
+			Doc: "weight quantization to b bits (fake-quantized float32 values; codes for the size)",
+			Params: []ParamDef{
+				{Key: "bits", Kind: Int, Default: "8", Min: 1, Max: 32, Doc: "bits per weight, 1–16; 32 leaves weights unchanged"},
+				{Key: "scheme", Kind: Enum, Default: "symmetric", Choices: []string{"symmetric", "affine", "ternary", "kmeans", "literal"},
+					Doc: "symmetric (zero-point 0, narrow range) | affine (min/max, zero-point) | ternary {−α,0,α} | kmeans (weight sharing) | literal round(w/2^(b−1))·2^(b−1)"},
+				{Key: "range", Kind: Enum, Default: "minmax", Choices: []string{"minmax", "mse"}, Doc: "symmetric scale from max|w| or from the clipping range with least squared error"},
+				{Key: "granularity", Kind: Enum, Default: "tensor", Choices: []string{"tensor", "channel"}, Doc: "one scale per tensor or per output unit (column); 1-D tensors are per tensor"},
+				{Key: "delta", Kind: Float, Default: "0.7", Min: 0, Max: 10, Doc: "ternary threshold Δ = delta × mean|w| (TWN)"},
+				layersParam("w1/w2"),
+			},
+		},
+		{
+			Name: "prune", Section: "§2.1.3, §3.3", Build: newPrune, Check: checkPrune,
+			Doc: "pruning by keep rate r",
+			Params: []ParamDef{
+				{Key: "keep", Kind: Float, Default: "0.5", Min: 0, Max: 1, MinOpen: true, PerTensor: true, Doc: "fraction of weights (or hidden units) kept"},
+				{Key: "method", Kind: Enum, Default: "magnitude", Choices: []string{"magnitude", "random", "neuron", "literal"},
+					Doc: "magnitude (largest |w|) | random (seeded baseline) | neuron (whole hidden units by L2 norm: a smaller net) | literal Θ̃ = (1−r)Θ"},
+				{Key: "scope", Kind: Enum, Default: "layer", Choices: []string{"layer", "global"}, Doc: "magnitude: exact count per tensor, or one threshold across tensors"},
+				{Key: "seed", Kind: Int, Default: "1", Min: 0, Max: 1 << 53, Doc: "seed for method=random"},
+				layersParam("w1/w2"),
+			},
+		},
+		{
+			Name: "actquant", Section: "§2.2.2, §3.4", Build: newActQuant, Check: checkActQuant,
+			Doc: "activation quantization of the input pixels and the hidden ReLU output, calibrated on the validation split",
+			Params: []ParamDef{
+				{Key: "bits", Kind: Int, Default: "8", Min: 1, Max: 16, Doc: "bits per activation"},
+				{Key: "calib", Kind: Enum, Default: "minmax", Choices: []string{"minmax", "percentile", "mse", "literal"},
+					Doc: "range from min/max, a percentile, least squared error, or the article's literal round(a/2^(b−1))·2^(b−1)"},
+				{Key: "percentile", Kind: Float, Default: "99.99", Min: 50, Max: 100, Doc: "upper percentile for calib=percentile"},
+			},
+		},
+	}
+}
+
+func lookup(name string) (PassDef, bool) {
+	for _, d := range Registry() {
+		if d.Name == name {
+			return d, true
+		}
+	}
+	return PassDef{}, false
+}
+
+func passNames() []string {
+	var out []string
+	for _, d := range Registry() {
+		out = append(out, d.Name)
+	}
+	return out
+}
+
+func (d PassDef) param(k string) (ParamDef, bool) {
+	for _, p := range d.Params {
+		if p.Key == k {
+			return p, true
+		}
+	}
+	return ParamDef{}, false
+}
+
+func (d PassDef) keys() []string {
+	var out []string
+	for _, p := range d.Params {
+		out = append(out, p.Key)
+	}
+	return out
+}
+
+// Describe renders the registry as text for `mnistc passes`.
+func Describe() string {
+	var b strings.Builder
+	for _, d := range Registry() {
+		fmt.Fprintf(&b, "%s (article %s): %s\n", d.Name, d.Section, d.Doc)
+		for _, p := range d.Params {
+			def := p.Default
+			if def == "" {
+				def = "(none)"
+			}
+			per := ""
+			if p.PerTensor {
+				per = ", per tensor allowed"
+			}
+			fmt.Fprintf(&b, "  %-12s default %-9s range %s%s\n  %-12s %s\n", p.Key, def, p.rangeText(), per, "", p.Doc)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
