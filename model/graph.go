@@ -42,7 +42,7 @@ func newTrainGraph(p *Params, batch int) (*trainGraph, error) {
 	b2 := bind("b2", 1, Classes, p.B2.Data)
 	tg.w = []*G.Node{w1, b1, w2, b2}
 
-	xw1, err := G.Mul(tg.x, w1)
+	xw1, err := G.ApplyOp(inputMatMul{}, tg.x, w1)
 	if err != nil {
 		return nil, fmt.Errorf("x·w1: %w", err)
 	}

@@ -97,30 +97,79 @@ func Train(cfg TrainConfig, train, val data.Set, hooks Hooks) (TrainResult, erro
 	return res, err
 }
 
+// trainer owns what one training run needs: the graph for full batches,
+// the graph for the last partial batch (nil when n divides evenly) and the
+// optimizer, all over the same parameter slices.
+type trainer struct {
+	full, tail *trainGraph
+	opt        *Adam
+	weights    [][]float32
+	batch      int
+}
+
+// newTrainer builds the graphs for batches of cfg.Batch (capped at n) over p.
+func newTrainer(p *Params, cfg TrainConfig, n int) (*trainer, error) {
+	t := &trainer{batch: min(cfg.Batch, n)}
+	var err error
+	if t.full, err = newTrainGraph(p, t.batch); err != nil {
+		return nil, fmt.Errorf("build graph: %w", err)
+	}
+	if r := n % t.batch; r != 0 {
+		if t.tail, err = newTrainGraph(p, r); err != nil {
+			t.full.close()
+			return nil, fmt.Errorf("build graph for last batch: %w", err)
+		}
+	}
+	t.weights = [][]float32{p.W1.Data, p.B1.Data, p.W2.Data, p.B2.Data}
+	sizes := make([]int, len(t.weights))
+	for i, w := range t.weights {
+		sizes[i] = len(w)
+	}
+	t.opt = NewAdam(cfg.LR, cfg.Beta1, cfg.Beta2, cfg.Eps, sizes)
+	return t, nil
+}
+
+// step runs forward, backward and one Adam update on images idx of s and
+// returns the batch's mean loss and its number of correct predictions.
+func (t *trainer) step(s data.Set, idx []int) (float64, int, error) {
+	tg := t.full
+	if len(idx) < t.batch {
+		tg = t.tail
+	}
+	tg.load(s.X, s.Y, idx)
+	cost, correct, err := tg.run(s.Y, idx)
+	if err != nil {
+		return 0, 0, err
+	}
+	g, err := tg.grads()
+	if err != nil {
+		return 0, 0, err
+	}
+	t.opt.Step(t.weights, g)
+	tg.vm.Reset()
+	return cost, correct, nil
+}
+
+func (t *trainer) close() {
+	t.full.close()
+	if t.tail != nil {
+		t.tail.close()
+	}
+}
+
 // fit runs cfg.Epochs epochs of Adam over p in place.
 func fit(p *Params, cfg TrainConfig, train, val data.Set, rng *rand.Rand, hooks Hooks) (TrainResult, error) {
 	n := train.Len()
-	batch := min(cfg.Batch, n)
-	full, err := newTrainGraph(p, batch)
+	tr, err := newTrainer(p, cfg, n)
 	if err != nil {
-		return TrainResult{}, fmt.Errorf("build graph: %w", err)
+		return TrainResult{}, err
 	}
-	defer full.close()
-	var tail *trainGraph
-	if r := n % batch; r != 0 {
-		if tail, err = newTrainGraph(p, r); err != nil {
-			return TrainResult{}, fmt.Errorf("build graph for last batch: %w", err)
-		}
-		defer tail.close()
-	}
-	weights := [][]float32{p.W1.Data, p.B1.Data, p.W2.Data, p.B2.Data}
-	sizes := []int{len(p.W1.Data), len(p.B1.Data), len(p.W2.Data), len(p.B2.Data)}
-	opt := NewAdam(cfg.LR, cfg.Beta1, cfg.Beta2, cfg.Eps, sizes)
+	defer tr.close()
 	perm := make([]int, n)
 	for i := range perm {
 		perm[i] = i
 	}
-	batches := (n + batch - 1) / batch
+	batches := (n + tr.batch - 1) / tr.batch
 	var res TrainResult
 	for ep := 1; ep <= cfg.Epochs; ep++ {
 		start := time.Now()
@@ -128,22 +177,11 @@ func fit(p *Params, cfg TrainConfig, train, val data.Set, rng *rand.Rand, hooks 
 		var lossSum float64
 		var correct int
 		for b := 0; b < batches; b++ {
-			idx := perm[b*batch : min((b+1)*batch, n)]
-			tg := full
-			if len(idx) < batch {
-				tg = tail
-			}
-			tg.load(train.X, train.Y, idx)
-			cost, c, err := tg.run(train.Y, idx)
+			idx := perm[b*tr.batch : min((b+1)*tr.batch, n)]
+			cost, c, err := tr.step(train, idx)
 			if err != nil {
 				return res, fmt.Errorf("epoch %d batch %d: %w", ep, b+1, err)
 			}
-			g, err := tg.grads()
-			if err != nil {
-				return res, err
-			}
-			opt.Step(weights, g)
-			tg.vm.Reset()
 			lossSum += cost * float64(len(idx))
 			correct += c
 			if hooks.Batch != nil {
