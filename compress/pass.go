@@ -38,6 +38,10 @@ type Encoding struct {
 // (the validation images, never the test set).
 type Env struct {
 	Calib data.Set
+	// Before, if set, is the evaluation of the unmodified checkpoint on the
+	// test set, so a caller evaluating many chains from one checkpoint
+	// computes it once.
+	Before *model.Result
 }
 
 // NewState wraps a checkpoint's parameters and activation quantizer.

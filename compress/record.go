@@ -45,7 +45,12 @@ type Result struct {
 // before and after each; calibration reads only env.Calib.
 func Run(c model.Checkpoint, passes []Pass, env Env, test data.Set) (Result, error) {
 	cur := NewState(c)
-	before, _ := evaluate(cur, test)
+	var before model.Result
+	if env.Before != nil {
+		before = *env.Before
+	} else {
+		before, _ = evaluate(cur, test)
+	}
 	first := before
 	origDense := 4 * c.Params.Count()
 	var res Result

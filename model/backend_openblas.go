@@ -3,6 +3,8 @@
 package model
 
 // #cgo LDFLAGS: -lopenblas
+// void openblas_set_num_threads(int);
+// int openblas_get_num_procs(void);
 import "C"
 
 import (
@@ -17,4 +19,10 @@ func init() {
 	G.Use(netlib.Implementation{})
 	blas32.Use(netlib.Implementation{})
 	backend = "OpenBLAS (cgo)"
+	setThreads = func(n int) {
+		if n <= 0 {
+			n = int(C.openblas_get_num_procs())
+		}
+		C.openblas_set_num_threads(C.int(n))
+	}
 }

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"mnistc/experiments"
+	"mnistc/report"
+)
+
+func runSweep(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("sweep", "sweep EXPERIMENT.yaml [--out DIR] [--jobs N] [--force] [--data DIR] [--quiet]", stderr)
+	var d dataFlags
+	d.register(fs, false)
+	out := fs.String("out", "", "results folder (default results/<experiment name>)")
+	jobs := fs.Int("jobs", 0, "cells evaluated in parallel (default: one per core)")
+	force := fs.Bool("force", false, "run in a folder made by another experiment file (matching records are reused; none are deleted)")
+	quiet := fs.Bool("quiet", false, "no progress bar")
+	// The experiment file may come before or after the flags.
+	var file string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		file, args = args[0], args[1:]
+	}
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if file == "" {
+		return usagef("name the experiment file: mnistc sweep experiments/article.yaml")
+	}
+	if *jobs < 0 {
+		return usagef("--jobs %d out of range: want ≥ 0", *jobs)
+	}
+	e, err := experiments.Load(file)
+	if err != nil {
+		return usageError{err}
+	}
+	if *out == "" {
+		*out = filepath.Join("results", e.Name)
+	}
+	if err := d.check(); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	bar := newProgress(stderr, *quiet)
+	opt := experiments.Options{Out: *out, Data: d.dir, Jobs: *jobs, Force: *force,
+		Log: func(f string, a ...any) { bar.clear(); fmt.Fprintf(stderr, f+"\n", a...) },
+		Progress: func(done, total int, el time.Duration) {
+			eta := ""
+			if done > 0 {
+				eta = fmt.Sprintf(" ETA %s", (el / time.Duration(done) * time.Duration(total-done)).Round(time.Second))
+			}
+			bar.update("cells"+eta, done, total)
+		}}
+	sum, err := experiments.Run(ctx, e, opt)
+	bar.clear()
+	if err != nil {
+		if sum.Ran > 0 {
+			fmt.Fprintf(stderr, "%d cells finished and saved before the stop; rerun the same command to resume\n", sum.Ran)
+		}
+		return err
+	}
+	fmt.Fprintf(stderr, "%d cells × seeds: %d run now, %d already done, %.1f s\n", sum.Cells, sum.Ran, sum.Skipped, sum.Seconds)
+	if err := report.Write(*out, e, sum.Records); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s/{%s,%s,%s,%s,%s/}\n", *out, experiments.LogFile, report.CSVFile, report.TablesFile, report.ReportFile, report.PlotsDir)
+	return nil
+}
+
+func runReport(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("report", "report RESULTS_DIR", stderr)
+	var dir string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		dir, args = args[0], args[1:]
+	}
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if dir == "" {
+		return usagef("name the results folder: mnistc report results/article")
+	}
+	e, err := experiments.Load(filepath.Join(dir, experiments.CopyFile))
+	if err != nil {
+		return err
+	}
+	recs, _, err := experiments.ReadLog(filepath.Join(dir, experiments.LogFile))
+	if err != nil {
+		return err
+	}
+	if err := report.Write(dir, e, recs); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s/{%s,%s,%s,%s/} from %d records\n", dir, report.CSVFile, report.TablesFile, report.ReportFile, report.PlotsDir, len(recs))
+	return nil
+}

@@ -1,0 +1,253 @@
+package experiments
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"mnistc/compress"
+	"mnistc/data"
+	"mnistc/model"
+)
+
+func TestArticleExperimentParses(t *testing.T) {
+	e, err := Load("article.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{"quantize": 64, "prune": 65, "clip-absolute": 10, "clip-std": 10, "actquant": 20, "chains": 9}
+	for _, s := range e.Sweeps {
+		cells, err := s.Cells()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cells) != want[s.Name] {
+			t.Errorf("sweep %s: %d cells, want %d", s.Name, len(cells), want[s.Name])
+		}
+	}
+	if len(e.Seeds) != 3 || e.Train.TrainConfig(1) != model.DefaultTrainConfig() {
+		t.Errorf("seeds %v, recipe %+v: want 3 seeds and the article's recipe", e.Seeds, e.Train.TrainConfig(1))
+	}
+	if _, err := Load("quick.yaml"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestChainCells: a two-step sweep chains every choice of step 1 with
+// every choice of step 2, in order.
+func TestChainCells(t *testing.T) {
+	e, err := Load("article.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var chains *Sweep
+	for _, s := range e.Sweeps {
+		if s.Name == "chains" {
+			chains = s
+		}
+	}
+	cells, _ := chains.Cells()
+	seen := map[string]bool{}
+	for _, c := range cells {
+		if len(c.Specs) != 2 || !strings.HasPrefix(c.Specs[0], "prune:") || !strings.HasPrefix(c.Specs[1], "quantize:") {
+			t.Fatalf("chain %v: want prune then quantize", c.Specs)
+		}
+		seen[c.Point["keep"]+"/"+c.Point["bits"]] = true
+	}
+	if len(seen) != 9 {
+		t.Errorf("%d distinct keep/bits pairs, want 9", len(seen))
+	}
+}
+
+// TestSchemaErrors: each mistake is reported with the file, the line and the field.
+func TestSchemaErrors(t *testing.T) {
+	base := "name: x\nseeds: [1]\ntrain: {epochs: 1}\nsweeps:\n  - name: q\n    rows: bits\n    steps:\n      - methods: [quantize]\n        grid:\n          bits: [2, 4]\n"
+	cases := []struct{ name, text, want string }{
+		{"unknown top key", base + "colour: red\n", "x.yaml:11: field colour not found"},
+		{"unknown sweep key", strings.Replace(base, "    rows: bits\n", "    rows: bits\n    colour: red\n", 1), "x.yaml:7: field colour not found"},
+		{"wrong type", strings.Replace(base, "epochs: 1", "epochs: many", 1), "x.yaml:3: cannot unmarshal !!str `many` into int"},
+		{"grid out of range", strings.Replace(base, "bits: [2, 4]", "bits: [2, 40]", 1), "x.yaml:10: sweeps[0].steps[0]"},
+		{"grid value named", strings.Replace(base, "bits: [2, 4]", "bits: [2, 40]", 1), "bits=40 out of range"},
+		{"unknown pass", strings.Replace(base, "methods: [quantize]", "methods: [squash]", 1), `unknown pass "squash"`},
+		{"rows not a key", strings.Replace(base, "rows: bits", "rows: keep", 1), `rows: "keep" is not a grid key`},
+		{"no seeds", strings.Replace(base, "seeds: [1]", "seeds: []", 1), "seeds: at least one seed"},
+		{"repeated seed", strings.Replace(base, "seeds: [1]", "seeds: [1, 1]", 1), "seeds: 1 is listed twice"},
+		{"bad recipe", strings.Replace(base, "epochs: 1", "epochs: 1, lr: -1", 1), "train:"},
+		{"no name", strings.Replace(base, "name: x\n", "", 1), "name: missing"},
+		{"not yaml", "name: [unclosed\n", "x.yaml:1: did not find expected"},
+	}
+	for _, c := range cases {
+		_, err := Parse("x.yaml", []byte(c.text))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.want)
+		}
+	}
+	if _, err := Parse("x.yaml", []byte(base)); err != nil {
+		t.Errorf("valid file refused: %v", err)
+	}
+}
+
+const smallExperiment = `name: small
+train: {epochs: 1, limit: 2500, val: 500}
+seeds: [1, 2]
+sweeps:
+  - name: quantize
+    rows: bits
+    steps:
+      - methods: [quantize, "quantize:scheme=kmeans"]
+        grid: {bits: [2, 4, 8], granularity: channel}
+  - name: chain
+    rows: keep
+    steps:
+      - methods: ["prune:scope=global"]
+        grid: {keep: [0.5, 0.2]}
+      - methods: [actquant]
+        grid: {bits: [4]}
+`
+
+func smallExp(t *testing.T) *Experiment {
+	t.Helper()
+	e, err := Parse("small.yaml", []byte(smallExperiment))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+var dataDir = sync.OnceValues(data.DefaultDir)
+
+func options(t *testing.T, out string) Options {
+	t.Helper()
+	dir, err := dataDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Options{Out: out, Data: dir, Jobs: 2}
+}
+
+// comparable strips the timings from records so two runs can be compared.
+func comparable(recs []Record) []Record {
+	out := make([]Record, len(recs))
+	for i, r := range recs {
+		r.Steps = append([]compress.Record(nil), r.Steps...)
+		for j := range r.Steps {
+			r.Steps[j].EvalMS = 0
+		}
+		out[i] = r
+	}
+	return out
+}
+
+// TestSweepEndToEnd: a small sweep on a data subset gives one record per
+// cell and seed, and a cell's accuracy equals compress.Run on the same
+// checkpoint and passes (the path `mnistc compress` takes).
+func TestSweepEndToEnd(t *testing.T) {
+	e := smallExp(t)
+	out := t.TempDir()
+	sum, err := Run(context.Background(), e, options(t, out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Cells != 16 || sum.Ran != 16 || len(sum.Records) != 16 {
+		t.Fatalf("cells %d ran %d records %d; want 16 (8 cells × 2 seeds)", sum.Cells, sum.Ran, len(sum.Records))
+	}
+	logged, torn, err := ReadLog(filepath.Join(out, LogFile))
+	if err != nil || torn || len(logged) != 16 {
+		t.Fatalf("log: %d records, torn %v, %v", len(logged), torn, err)
+	}
+	var r Record
+	for _, rec := range sum.Records {
+		if rec.Seed == 2 && rec.Sweep == "chain" {
+			r = rec
+		}
+	}
+	matches, _ := filepath.Glob(filepath.Join(out, "baselines", "seed2-*.npz"))
+	ck, err := model.Load(matches[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, test, _ := data.Load(options(t, out).Data)
+	passes, _ := compress.Build(r.Cell.Specs)
+	direct, err := compress.Run(ck, passes, compress.Env{Calib: full.Slice(2000, 2500)}, test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := r.Total().CorrectAfter, direct.Records[len(direct.Records)-1].CorrectAfter; got != want || r.Seed != 2 {
+		t.Errorf("sweep cell %v seed %d: %d correct; compress.Run on the same checkpoint: %d", r.Cell.Specs, r.Seed, got, want)
+	}
+	if r.Baseline.TestAccuracy != ck.Meta.Test.Accuracy || r.Train.Seed != 2 || r.Train.TrainImages != 2000 {
+		t.Errorf("record config %+v / baseline %+v does not describe its checkpoint", r.Train, r.Baseline)
+	}
+}
+
+// TestSweepResumes: a run stopped after a few cells, then started again,
+// ends with exactly the records of an uninterrupted run, none lost or
+// repeated, without retraining its baselines; a torn last line from a
+// killed run is repaired.
+func TestSweepResumes(t *testing.T) {
+	e := smallExp(t)
+	whole := t.TempDir()
+	ref, err := Run(context.Background(), e, options(t, whole))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	opt := options(t, out)
+	opt.Progress = func(done, _ int, _ time.Duration) {
+		if done >= 5 {
+			cancel()
+		}
+	}
+	first, err := Run(ctx, e, opt)
+	if err == nil || first.Ran < 5 || first.Ran >= 16 {
+		t.Fatalf("interrupted run: %d ran, err %v; want a stop after ≥ 5 of 16", first.Ran, err)
+	}
+	// A SIGKILL mid-write leaves a partial line; simulate one.
+	f, _ := os.OpenFile(filepath.Join(out, LogFile), os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`{"key":"abc","experiment":"sma`)
+	f.Close()
+	var logs []string
+	opt = options(t, out)
+	opt.Log = func(format string, a ...any) { logs = append(logs, format) }
+	second, err := Run(context.Background(), e, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Skipped != first.Ran || second.Ran != 16-first.Ran {
+		t.Errorf("resume skipped %d and ran %d; want %d and %d", second.Skipped, second.Ran, first.Ran, 16-first.Ran)
+	}
+	if joined := strings.Join(logs, "\n"); strings.Contains(joined, "training baseline") || !strings.Contains(joined, "torn") {
+		t.Errorf("resume log %q: want cached baselines and a repaired torn line", joined)
+	}
+	logged, torn, _ := ReadLog(filepath.Join(out, LogFile))
+	SortRecords(e, logged)
+	SortRecords(e, ref.Records)
+	if torn || !reflect.DeepEqual(comparable(logged), comparable(ref.Records)) {
+		t.Errorf("resumed log (%d records, torn %v) differs from an uninterrupted run (%d)", len(logged), torn, len(ref.Records))
+	}
+}
+
+// TestFolderOfAnotherExperiment is refused unless forced.
+func TestFolderOfAnotherExperiment(t *testing.T) {
+	out := t.TempDir()
+	e := smallExp(t)
+	if err := claimFolder(e, Options{Out: out}); err != nil {
+		t.Fatal(err)
+	}
+	other, _ := Parse("other.yaml", []byte(strings.Replace(smallExperiment, "seeds: [1, 2]", "seeds: [7]", 1)))
+	if err := claimFolder(other, Options{Out: out}); err == nil || !strings.Contains(err.Error(), "another experiment file") {
+		t.Errorf("another experiment's folder: %v", err)
+	}
+	if err := claimFolder(other, Options{Out: out, Force: true}); err != nil {
+		t.Errorf("--force: %v", err)
+	}
+	if err := claimFolder(other, Options{Out: out}); err != nil {
+		t.Errorf("same experiment again: %v", err)
+	}
+}

@@ -1,0 +1,371 @@
+package experiments
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"sync"
+	"time"
+	"unsafe"
+
+	"mnistc/compress"
+	"mnistc/data"
+	"mnistc/model"
+)
+
+// Record is one cell evaluated for one seed, with the full config that
+// produced it.
+type Record struct {
+	Key        string            `json:"key"`
+	Experiment string            `json:"experiment"`
+	Sweep      string            `json:"sweep"`
+	Seed       int64             `json:"seed"`
+	Cell       Cell              `json:"cell"`
+	Train      model.TrainConfig `json:"train"`
+	Data       string            `json:"data"`
+	Baseline   Baseline          `json:"baseline"`
+	Steps      []compress.Record `json:"steps"` // one per pass, then the chain total
+}
+
+// Total returns the chain total (the last step record).
+func (r Record) Total() compress.Record { return r.Steps[len(r.Steps)-1] }
+
+// Baseline identifies the trained checkpoint a record started from.
+type Baseline struct {
+	Key          string  `json:"key"`
+	TestAccuracy float64 `json:"test_accuracy"`
+	TestCorrect  int     `json:"test_correct"`
+}
+
+// Options are the runner's settings.
+type Options struct {
+	Out   string // results folder
+	Data  string // MNIST folder
+	Jobs  int    // parallel cells; 0 means one per core
+	Force bool   // reuse a folder made by another experiment file
+	// Progress, if set, is called after each finished cell.
+	Progress func(done, total int, elapsed time.Duration)
+	// Log, if set, receives one line per notable event (baseline trained…).
+	Log func(format string, a ...any)
+}
+
+// Summary is what a run did.
+type Summary struct {
+	Cells, Skipped, Ran int
+	Seconds             float64
+	Records             []Record
+}
+
+// Files a results folder holds.
+const (
+	LogFile      = "results.jsonl"
+	ManifestFile = "manifest.json"
+	CopyFile     = "experiment.yaml"
+)
+
+type manifest struct {
+	Experiment string `json:"experiment"`
+	SHA256     string `json:"sha256"`
+}
+
+// Run runs experiment e into opt.Out, resuming from any records there.
+// Cancelling ctx stops it between cells; what finished is kept.
+func Run(ctx context.Context, e *Experiment, opt Options) (Summary, error) {
+	start := time.Now()
+	logf := opt.Log
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	if err := claimFolder(e, opt); err != nil {
+		return Summary{}, err
+	}
+	logPath := filepath.Join(opt.Out, LogFile)
+	old, torn, err := ReadLog(logPath)
+	if err != nil {
+		return Summary{}, err
+	}
+	if torn {
+		logf("repairing %s: dropping a torn last line from an interrupted run", logPath)
+		if err := repairLog(logPath, old); err != nil {
+			return Summary{}, err
+		}
+	}
+	done := map[string]Record{}
+	for _, r := range old {
+		done[r.Key] = r
+	}
+	full, test, err := data.Load(opt.Data)
+	if err != nil {
+		return Summary{}, err
+	}
+	if e.Train.Limit > 0 && e.Train.Limit < full.Len() {
+		full = full.Slice(0, e.Train.Limit)
+	}
+	train, val, err := data.Split(full, e.Train.ValImages())
+	if err != nil {
+		return Summary{}, fmt.Errorf("train.val: %v", err)
+	}
+	fp := fingerprint(train, val)
+	var jobs []job
+	for _, seed := range e.Seeds {
+		cfg := e.Train.TrainConfig(seed)
+		bl, ck, err := baseline(opt.Out, cfg, fp, train, val, test, logf)
+		if err != nil {
+			return Summary{}, err
+		}
+		for _, s := range e.Sweeps {
+			cells, _ := s.Cells()
+			for _, c := range cells {
+				cfg.TrainImages, cfg.ValImages = train.Len(), val.Len()
+				r := Record{Experiment: e.Name, Sweep: s.Name, Seed: seed, Cell: c, Train: cfg, Data: fp, Baseline: bl}
+				r.Key = cellKey(r)
+				jobs = append(jobs, job{rec: r, ck: ck})
+			}
+		}
+	}
+	sum := Summary{Cells: len(jobs)}
+	var todo []job
+	for _, j := range jobs {
+		if _, ok := done[j.rec.Key]; ok {
+			sum.Skipped++
+		} else {
+			todo = append(todo, j)
+		}
+	}
+	recs, err := runJobs(ctx, todo, logPath, val, test, opt, sum.Skipped, len(jobs))
+	sum.Ran = len(recs)
+	for _, r := range recs {
+		done[r.Key] = r
+	}
+	for _, j := range jobs {
+		if r, ok := done[j.rec.Key]; ok {
+			sum.Records = append(sum.Records, r)
+		}
+	}
+	sum.Seconds = time.Since(start).Seconds()
+	return sum, err
+}
+
+type job struct {
+	rec Record
+	ck  *model.Checkpoint
+}
+
+// runJobs evaluates the jobs on opt.Jobs workers; a single writer appends
+// each finished record to the log before the next is taken as done.
+func runJobs(ctx context.Context, todo []job, logPath string, val, test data.Set, opt Options, already, total int) ([]Record, error) {
+	if len(todo) == 0 {
+		return nil, nil
+	}
+	app, err := openAppender(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer app.close()
+	workers := opt.Jobs
+	if workers <= 0 {
+		workers = runtime.NumCPU()
+	}
+	if workers > 1 {
+		model.SetBLASThreads(1) // parallel cells, not parallel GEMMs
+		defer model.SetBLASThreads(0)
+	}
+	befores := map[*model.Checkpoint]model.Result{}
+	for _, j := range todo {
+		if _, ok := befores[j.ck]; !ok {
+			befores[j.ck] = model.Evaluate(j.ck.Params, test, j.ck.Meta.ActQuant)
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	in := make(chan job)
+	out := make(chan Record)
+	errc := make(chan error, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range in {
+				r, err := evalCell(j, val, test, befores[j.ck])
+				if err != nil {
+					errc <- err
+					cancel() // stop feeding; the other workers finish their cell
+					return
+				}
+				out <- r
+			}
+		}()
+	}
+	go func() {
+		defer close(in)
+		for _, j := range todo {
+			select {
+			case in <- j:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	go func() { wg.Wait(); close(out) }()
+	start := time.Now()
+	var recs []Record
+	var firstErr error
+	for r := range out {
+		if firstErr != nil {
+			continue
+		}
+		if err := app.add(r); err != nil {
+			firstErr = fmt.Errorf("append %s: %w", logPath, err)
+			continue
+		}
+		recs = append(recs, r)
+		if opt.Progress != nil {
+			opt.Progress(already+len(recs), total, time.Since(start))
+		}
+	}
+	select {
+	case err := <-errc:
+		if firstErr == nil {
+			firstErr = err
+		}
+	default:
+	}
+	if firstErr == nil && len(recs) < len(todo) {
+		firstErr = context.Canceled
+	}
+	return recs, firstErr
+}
+
+func evalCell(j job, val, test data.Set, before model.Result) (Record, error) {
+	passes, err := compress.Build(j.rec.Cell.Specs)
+	if err != nil {
+		return Record{}, err
+	}
+	res, err := compress.Run(*j.ck, passes, compress.Env{Calib: val, Before: &before}, test)
+	if err != nil {
+		return Record{}, fmt.Errorf("seed %d, %v: %w", j.rec.Seed, j.rec.Cell.Specs, err)
+	}
+	r := j.rec
+	r.Steps = res.Records
+	return r, nil
+}
+
+// cellKey hashes everything that determines a cell's numbers.
+func cellKey(r Record) string {
+	b, _ := json.Marshal(struct {
+		Train model.TrainConfig
+		Data  string
+		Specs []string
+	}{r.Train, r.Data, r.Cell.Specs})
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:12])
+}
+
+// fingerprint identifies the training and validation images and labels.
+func fingerprint(sets ...data.Set) string {
+	h := crc32.New(crc32.MakeTable(crc32.Castagnoli))
+	n := 0
+	for _, s := range sets {
+		if len(s.X) > 0 {
+			h.Write(unsafe.Slice((*byte)(unsafe.Pointer(&s.X[0])), 4*len(s.X)))
+		}
+		h.Write(s.Y)
+		n += s.Len()
+	}
+	return fmt.Sprintf("%d:%08x", n, h.Sum32())
+}
+
+// baseline loads the seed's trained checkpoint from the cache or trains it.
+func baseline(out string, cfg model.TrainConfig, fp string, train, val, test data.Set, logf func(string, ...any)) (Baseline, *model.Checkpoint, error) {
+	c := cfg
+	c.TrainImages, c.ValImages = train.Len(), val.Len()
+	b, _ := json.Marshal(struct {
+		Train model.TrainConfig
+		Data  string
+	}{c, fp})
+	h := sha256.Sum256(b)
+	key := hex.EncodeToString(h[:8])
+	path := filepath.Join(out, "baselines", fmt.Sprintf("seed%d-%s.npz", cfg.Seed, key))
+	if ck, err := model.Load(path); err == nil && ck.Meta.Test != nil {
+		logf("seed %d: baseline %s from cache (test accuracy %.4f)", cfg.Seed, path, ck.Meta.Test.Accuracy)
+		return Baseline{Key: key, TestAccuracy: ck.Meta.Test.Accuracy, TestCorrect: ck.Meta.Test.Correct}, &ck, nil
+	} else if !errors.Is(err, os.ErrNotExist) && err != nil {
+		logf("seed %d: cached baseline unreadable (%v); training again", cfg.Seed, err)
+	}
+	logf("seed %d: training baseline (%d epochs, batch %d, %d images)", cfg.Seed, cfg.Epochs, cfg.Batch, train.Len())
+	res, err := model.Train(cfg, train, val, model.Hooks{})
+	if err != nil {
+		return Baseline{}, nil, fmt.Errorf("train seed %d: %w", cfg.Seed, err)
+	}
+	r := model.Evaluate(res.Params, test, nil)
+	ck := model.Checkpoint{Params: res.Params, Meta: model.Meta{Train: &res.Config, History: res.History, Test: &r,
+		Backend: model.Backend(), Source: "mnistc sweep"}}
+	if err := ck.Save(path); err != nil {
+		return Baseline{}, nil, err
+	}
+	var secs float64
+	for _, s := range res.Seconds {
+		secs += s
+	}
+	logf("seed %d: test accuracy %.4f, %.1f s", cfg.Seed, r.Accuracy, secs)
+	return Baseline{Key: key, TestAccuracy: r.Accuracy, TestCorrect: r.Correct}, &ck, nil
+}
+
+// claimFolder creates the results folder, or checks that it was made by
+// this same experiment file (refusing another unless opt.Force), and saves
+// a copy of the file and its hash.
+func claimFolder(e *Experiment, opt Options) error {
+	if err := os.MkdirAll(opt.Out, 0o755); err != nil {
+		return err
+	}
+	sum := sha256.Sum256(e.Raw())
+	m := manifest{Experiment: e.Name, SHA256: hex.EncodeToString(sum[:])}
+	mpath := filepath.Join(opt.Out, ManifestFile)
+	if b, err := os.ReadFile(mpath); err == nil {
+		var prev manifest
+		if json.Unmarshal(b, &prev) == nil && prev.SHA256 != m.SHA256 && !opt.Force {
+			return fmt.Errorf("%s was made by another experiment file (%s, sha256 %.12s…, this one %.12s…); use --force to run this one there (records whose config matches are reused, none are deleted) or choose another --out",
+				opt.Out, prev.Experiment, prev.SHA256, m.SHA256)
+		}
+	}
+	b, _ := json.MarshalIndent(m, "", "  ")
+	if err := model.WriteFileAtomic(mpath, append(b, '\n')); err != nil {
+		return err
+	}
+	return model.WriteFileAtomic(filepath.Join(opt.Out, CopyFile), e.Raw())
+}
+
+// SortRecords orders records by sweep order, cell order and seed — the
+// order of the experiment file — for stable outputs.
+func SortRecords(e *Experiment, recs []Record) {
+	pos := map[string]int{}
+	i := 0
+	for _, s := range e.Sweeps {
+		cells, _ := s.Cells()
+		for _, c := range cells {
+			b, _ := json.Marshal(c.Specs)
+			pos[s.Name+string(b)] = i
+			i++
+		}
+	}
+	key := func(r Record) int {
+		b, _ := json.Marshal(r.Cell.Specs)
+		return pos[r.Sweep+string(b)]
+	}
+	sort.SliceStable(recs, func(a, b int) bool {
+		ka, kb := key(recs[a]), key(recs[b])
+		if ka != kb {
+			return ka < kb
+		}
+		return recs[a].Seed < recs[b].Seed
+	})
+}

@@ -1,0 +1,360 @@
+package experiments
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"mnistc/compress"
+	"mnistc/model"
+)
+
+// Experiment is a parsed, validated experiment file.
+type Experiment struct {
+	Name        string   `yaml:"name" json:"name"`
+	Description string   `yaml:"description" json:"description,omitempty"`
+	Train       Recipe   `yaml:"train" json:"train"`
+	Seeds       []int64  `yaml:"seeds" json:"seeds"`
+	Sweeps      []*Sweep `yaml:"sweeps" json:"sweeps"`
+
+	path string
+	raw  []byte
+}
+
+// Recipe is the training recipe of every baseline (the seed comes from
+// Seeds). Zero fields take the article's defaults.
+type Recipe struct {
+	Epochs int     `yaml:"epochs" json:"epochs"`
+	Batch  int     `yaml:"batch" json:"batch"`
+	LR     float64 `yaml:"lr" json:"lr"`
+	Hidden int     `yaml:"hidden" json:"hidden"`
+	// Val is the validation split (the calibration images), Limit the
+	// number of training images read before the split (0: all).
+	Val   *int `yaml:"val" json:"val"`
+	Limit int  `yaml:"limit" json:"limit,omitempty"`
+}
+
+// Sweep is a named grid of cells. Each cell chains one choice from every
+// step: a step pairs each of its methods (base pass specs) with each point
+// of its grid (a value for every grid key).
+type Sweep struct {
+	Name string `yaml:"name" json:"name"`
+	// Rows names the grid key that indexes the rows of this sweep's table
+	// (bits, keep, threshold…); the other varying parts make the columns.
+	Rows  string  `yaml:"rows" json:"rows"`
+	Title string  `yaml:"title" json:"title,omitempty"`
+	LogX  bool    `yaml:"logx" json:"logx,omitempty"`
+	Steps []*Step `yaml:"steps" json:"steps"`
+	line  int
+}
+
+// Step is one position in a sweep's chains.
+type Step struct {
+	Methods []string             `yaml:"methods" json:"methods"`
+	Grid    map[string]yaml.Node `yaml:"grid" json:"-"`
+	line    int
+	keys    []string
+	values  [][]string
+}
+
+// TrainConfig returns the model recipe for one seed.
+func (r Recipe) TrainConfig(seed int64) model.TrainConfig {
+	c := model.DefaultTrainConfig()
+	if r.Epochs > 0 {
+		c.Epochs = r.Epochs
+	}
+	if r.Batch > 0 {
+		c.Batch = r.Batch
+	}
+	if r.LR > 0 {
+		c.LR = r.LR
+	}
+	if r.Hidden > 0 {
+		c.Hidden = r.Hidden
+	}
+	c.Seed = seed
+	return c
+}
+
+// ValImages returns the validation split size (default 5000).
+func (r Recipe) ValImages() int {
+	if r.Val == nil {
+		return 5000
+	}
+	return *r.Val
+}
+
+// Load reads, parses and validates an experiment file: unknown keys,
+// wrong types and out-of-range values are errors with the file, line and
+// field, found before any work.
+func Load(path string) (*Experiment, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("experiment %s: %w", path, err)
+	}
+	return Parse(path, raw)
+}
+
+// Parse parses experiment text; path is used in messages.
+func Parse(path string, raw []byte) (*Experiment, error) {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil, fmt.Errorf("%s: the experiment file is empty", path)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(raw, &root); err != nil {
+		return nil, fmt.Errorf("%s:%v", path, cleanYAML(err))
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	e := &Experiment{path: path, raw: raw}
+	if err := dec.Decode(e); err != nil {
+		return nil, fmt.Errorf("%s:%v", path, cleanYAML(err))
+	}
+	lines := sweepLines(&root)
+	for i, s := range e.Sweeps {
+		if i < len(lines) {
+			s.line = lines[i]
+		}
+	}
+	if err := e.validate(); err != nil {
+		return nil, fmt.Errorf("%s:%w", path, err)
+	}
+	return e, nil
+}
+
+// yamlLine matches yaml's "line N: " so messages read file:N: field.
+var yamlLine = regexp.MustCompile(`^line (\d+): `)
+
+// cleanYAML turns yaml's messages into "N: what" lines joined by "; ".
+func cleanYAML(err error) string {
+	msg := strings.TrimPrefix(strings.TrimPrefix(err.Error(), "yaml: "), "unmarshal errors:\n")
+	var parts []string
+	for _, l := range strings.Split(msg, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			parts = append(parts, yamlLine.ReplaceAllString(l, "$1: "))
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// sweepLines returns the line of each entry of the top-level sweeps list.
+func sweepLines(root *yaml.Node) []int {
+	if len(root.Content) == 0 {
+		return nil
+	}
+	doc := root.Content[0]
+	for i := 0; i+1 < len(doc.Content); i += 2 {
+		if doc.Content[i].Value == "sweeps" {
+			var out []int
+			for _, n := range doc.Content[i+1].Content {
+				out = append(out, n.Line)
+			}
+			return out
+		}
+	}
+	return nil
+}
+
+func (e *Experiment) validate() error {
+	if e.Name == "" {
+		return fmt.Errorf("1: name: missing")
+	}
+	t := e.Train.TrainConfig(1)
+	if err := t.Validate(); err != nil {
+		return fmt.Errorf(" train: %v", err)
+	}
+	if e.Train.Epochs < 0 || e.Train.Batch < 0 || e.Train.LR < 0 || e.Train.Hidden < 0 || e.Train.Limit < 0 {
+		return fmt.Errorf(" train: epochs, batch, lr, hidden and limit must not be negative")
+	}
+	if v := e.Train.ValImages(); v < 0 || (e.Train.Limit > 0 && v >= e.Train.Limit) {
+		return fmt.Errorf(" train: val %d out of range: want 0 ≤ val < limit", v)
+	}
+	if len(e.Seeds) == 0 {
+		return fmt.Errorf(" seeds: at least one seed is needed")
+	}
+	seen := map[int64]bool{}
+	for _, s := range e.Seeds {
+		if seen[s] {
+			return fmt.Errorf(" seeds: %d is listed twice", s)
+		}
+		seen[s] = true
+	}
+	if len(e.Sweeps) == 0 {
+		return fmt.Errorf(" sweeps: at least one sweep is needed")
+	}
+	names := map[string]bool{}
+	for i, s := range e.Sweeps {
+		where := fmt.Sprintf("%d: sweeps[%d] (%s)", s.line, i, s.Name)
+		if s.Name == "" || names[s.Name] {
+			return fmt.Errorf("%s: name: missing or repeated", where)
+		}
+		names[s.Name] = true
+		if len(s.Steps) == 0 {
+			return fmt.Errorf("%s: steps: at least one step is needed", where)
+		}
+		for j, st := range s.Steps {
+			if err := st.resolve(); err != nil {
+				return fmt.Errorf("%d: sweeps[%d].steps[%d]: %v", st.lineOr(s.line), i, j, err)
+			}
+			for _, m := range st.Methods {
+				for _, pt := range st.points() {
+					if _, err := compress.ParseSpec(withArgs(m, pt)); err != nil {
+						return fmt.Errorf("%d: sweeps[%d].steps[%d]: method %q with grid %v: %v", st.lineOr(s.line), i, j, m, pt, err)
+					}
+				}
+			}
+		}
+		if _, err := s.Cells(); err != nil {
+			return fmt.Errorf("%s: %v", where, err)
+		}
+		if s.Rows != "" && !s.varies(s.Rows) {
+			return fmt.Errorf("%s: rows: %q is not a grid key of any step", where, s.Rows)
+		}
+	}
+	return nil
+}
+
+func (st *Step) lineOr(def int) int {
+	if st.line > 0 {
+		return st.line
+	}
+	return def
+}
+
+// resolve reads the grid's value lists (scalars or lists of scalars).
+func (st *Step) resolve() error {
+	if len(st.Methods) == 0 {
+		return fmt.Errorf("methods: at least one pass spec is needed")
+	}
+	st.keys, st.values = nil, nil
+	for k := range st.Grid {
+		st.keys = append(st.keys, k)
+	}
+	sort.Strings(st.keys)
+	for _, k := range st.keys {
+		n := st.Grid[k]
+		if st.line == 0 || n.Line < st.line {
+			st.line = n.Line
+		}
+		var vals []string
+		switch n.Kind {
+		case yaml.ScalarNode:
+			vals = []string{n.Value}
+		case yaml.SequenceNode:
+			for _, c := range n.Content {
+				if c.Kind != yaml.ScalarNode {
+					return fmt.Errorf("line %d: grid.%s: want a value or a list of values", c.Line, k)
+				}
+				vals = append(vals, c.Value)
+			}
+		default:
+			return fmt.Errorf("line %d: grid.%s: want a value or a list of values", n.Line, k)
+		}
+		if len(vals) == 0 {
+			return fmt.Errorf("line %d: grid.%s: empty list", n.Line, k)
+		}
+		st.values = append(st.values, vals)
+	}
+	return nil
+}
+
+func (s *Sweep) varies(key string) bool {
+	for _, st := range s.Steps {
+		if _, ok := st.Grid[key]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Cell is one chain of passes of a sweep.
+type Cell struct {
+	Sweep string   `json:"sweep"`
+	Specs []string `json:"specs"` // canonical pass specs, in order
+	// Point holds the grid values that chose this cell, by key.
+	Point map[string]string `json:"point"`
+	// Methods holds the base spec each step's cell came from.
+	Methods []string `json:"methods"`
+}
+
+// Cells expands the sweep: every method × grid point of each step, chained
+// across steps. Every spec is validated with the compress registry.
+func (s *Sweep) Cells() ([]Cell, error) {
+	cells := []Cell{{Sweep: s.Name, Point: map[string]string{}}}
+	for j, st := range s.Steps {
+		var next []Cell
+		for _, m := range st.Methods {
+			for _, pt := range st.points() {
+				spec, err := compress.ParseSpec(withArgs(m, pt))
+				if err != nil {
+					return nil, fmt.Errorf("steps[%d]: method %q with %v: %v", j, m, pt, err)
+				}
+				for _, c := range cells {
+					nc := Cell{Sweep: s.Name, Specs: append(append([]string(nil), c.Specs...), spec.String()),
+						Methods: append(append([]string(nil), c.Methods...), m), Point: map[string]string{}}
+					for k, v := range c.Point {
+						nc.Point[k] = v
+					}
+					for k, v := range pt {
+						nc.Point[k] = v
+					}
+					next = append(next, nc)
+				}
+			}
+		}
+		cells = next
+	}
+	return cells, nil
+}
+
+// points lists the grid's cartesian product as key → value maps.
+func (st *Step) points() []map[string]string {
+	pts := []map[string]string{{}}
+	for i, k := range st.keys {
+		var next []map[string]string
+		for _, p := range pts {
+			for _, v := range st.values[i] {
+				q := map[string]string{k: v}
+				for kk, vv := range p {
+					q[kk] = vv
+				}
+				next = append(next, q)
+			}
+		}
+		pts = next
+	}
+	return pts
+}
+
+// withArgs appends the grid's key=value pairs to a base spec.
+func withArgs(base string, pt map[string]string) string {
+	keys := make([]string, 0, len(pt))
+	for k := range pt {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	s := base
+	sep := ","
+	if !strings.Contains(base, ":") {
+		sep = ":"
+	} else if strings.HasSuffix(base, ":") {
+		sep = ""
+	}
+	for _, k := range keys {
+		s += sep + k + "=" + pt[k]
+		sep = ","
+	}
+	return s
+}
+
+// Raw returns the file's bytes (hashed to detect a results folder made by
+// another experiment).
+func (e *Experiment) Raw() []byte { return e.raw }
+
+// Path returns the file the experiment was read from.
+func (e *Experiment) Path() string { return e.path }

@@ -1,0 +1,114 @@
+package report
+
+import (
+	"math"
+	"sort"
+	"strings"
+
+	"mnistc/compress"
+	"mnistc/experiments"
+)
+
+// Cell is one sweep cell summarised over its seeds.
+type Cell struct {
+	Sweep   string
+	Specs   []string
+	Point   map[string]string
+	Methods []string
+	Seeds   []int64
+	Acc     Stat // test accuracy after the chain
+	Delta   Stat // accuracy change against each seed's baseline, pp
+	Loss    Stat
+	Size    Stat // bytes the representation needs
+	Ratio   Stat // original float32 size / Size
+	Bits    Stat // effective bits per weight of w1 and w2
+	EvalMS  Stat
+	// Sparsity and distinct values of w1 and w2 (means over seeds).
+	SparsityW1, SparsityW2 float64
+	DistinctW1, DistinctW2 float64
+	Hidden                 int
+}
+
+// Stat is a mean and a sample standard deviation over seeds.
+type Stat struct {
+	Mean, Std float64
+	N         int
+}
+
+func stat(v []float64) Stat {
+	s := Stat{N: len(v)}
+	for _, x := range v {
+		s.Mean += x
+	}
+	s.Mean /= float64(max(1, len(v)))
+	if len(v) > 1 {
+		var ss float64
+		for _, x := range v {
+			ss += (x - s.Mean) * (x - s.Mean)
+		}
+		s.Std = math.Sqrt(ss / float64(len(v)-1))
+	}
+	return s
+}
+
+// Label returns the chain as text.
+func (c Cell) Label() string { return strings.Join(c.Specs, " → ") }
+
+// Aggregate groups records by sweep and chain, in the records' order.
+func Aggregate(recs []experiments.Record) []Cell {
+	type acc struct {
+		cell                                Cell
+		acc, delta, loss, size, ratio, bits []float64
+		ms, sp1, sp2, d1, d2                []float64
+	}
+	var order []string
+	groups := map[string]*acc{}
+	for _, r := range recs {
+		k := r.Sweep + "\x00" + strings.Join(r.Cell.Specs, "\x00")
+		g, ok := groups[k]
+		if !ok {
+			g = &acc{cell: Cell{Sweep: r.Sweep, Specs: r.Cell.Specs, Point: r.Cell.Point, Methods: r.Cell.Methods}}
+			groups[k] = g
+			order = append(order, k)
+		}
+		t := r.Total()
+		g.cell.Seeds = append(g.cell.Seeds, r.Seed)
+		g.cell.Hidden = t.Hidden
+		g.acc = append(g.acc, t.AccAfter)
+		g.delta = append(g.delta, t.DeltaPP)
+		g.loss = append(g.loss, t.LossAfter)
+		g.size = append(g.size, float64(t.SizeBytes))
+		g.ratio = append(g.ratio, t.Ratio)
+		g.bits = append(g.bits, t.BitsPerWeight)
+		var ms float64
+		for _, s := range r.Steps[:len(r.Steps)-1] {
+			ms += s.EvalMS
+		}
+		g.ms = append(g.ms, ms)
+		g.sp1 = append(g.sp1, tensor(t, "w1").Sparsity)
+		g.sp2 = append(g.sp2, tensor(t, "w2").Sparsity)
+		g.d1 = append(g.d1, float64(tensor(t, "w1").DistinctValues))
+		g.d2 = append(g.d2, float64(tensor(t, "w2").DistinctValues))
+	}
+	var out []Cell
+	for _, k := range order {
+		g := groups[k]
+		c := g.cell
+		c.Acc, c.Delta, c.Loss, c.Size = stat(g.acc), stat(g.delta), stat(g.loss), stat(g.size)
+		c.Ratio, c.Bits, c.EvalMS = stat(g.ratio), stat(g.bits), stat(g.ms)
+		c.SparsityW1, c.SparsityW2 = stat(g.sp1).Mean, stat(g.sp2).Mean
+		c.DistinctW1, c.DistinctW2 = stat(g.d1).Mean, stat(g.d2).Mean
+		sort.Slice(c.Seeds, func(i, j int) bool { return c.Seeds[i] < c.Seeds[j] })
+		out = append(out, c)
+	}
+	return out
+}
+
+func tensor(r compress.Record, name string) compress.TensorStats {
+	for _, t := range r.Tensors {
+		if t.Name == name {
+			return t
+		}
+	}
+	return compress.TensorStats{}
+}

@@ -1,0 +1,188 @@
+package report
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"mnistc/experiments"
+)
+
+// Grid lays a sweep's cells out as a table: one row per value of the
+// sweep's rows key, one column per remaining choice (method and other grid
+// values), in the experiment file's order.
+type Grid struct {
+	Sweep   *experiments.Sweep
+	RowKey  string
+	Rows    []string
+	Columns []string
+	At      map[[2]string]Cell
+}
+
+// NewGrid builds the table of sweep s from the aggregated cells.
+func NewGrid(s *experiments.Sweep, cells []Cell) Grid {
+	g := Grid{Sweep: s, RowKey: s.Rows, At: map[[2]string]Cell{}}
+	seenR, seenC := map[string]bool{}, map[string]bool{}
+	for _, c := range cells {
+		if c.Sweep != s.Name {
+			continue
+		}
+		row := c.Point[s.Rows]
+		if s.Rows == "" {
+			row = c.Label()
+		}
+		col := columnLabel(c, s.Rows)
+		if !seenR[row] {
+			seenR[row] = true
+			g.Rows = append(g.Rows, row)
+		}
+		if !seenC[col] {
+			seenC[col] = true
+			g.Columns = append(g.Columns, col)
+		}
+		g.At[[2]string{row, col}] = c
+	}
+	if s.Rows != "" {
+		sortNumeric(g.Rows)
+	}
+	return g
+}
+
+// columnLabel names a cell's column: each step's method (its arguments,
+// or the pass name when it has none) and the grid values other than the
+// rows key.
+func columnLabel(c Cell, rowKey string) string {
+	if rowKey == "" {
+		return "result"
+	}
+	var parts []string
+	for _, m := range c.Methods {
+		name, args, _ := strings.Cut(m, ":")
+		if args == "" {
+			args = name
+		} else if len(c.Methods) > 1 {
+			args = name + " " + args
+		}
+		parts = append(parts, args)
+	}
+	var keys []string
+	for k := range c.Point {
+		if k != rowKey {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		parts = append(parts, k+"="+c.Point[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
+// sortNumeric sorts numeric row values in descending order (bits and keep
+// rates read from large to small), leaving non-numeric ones as they are.
+func sortNumeric(v []string) {
+	nums := make([]float64, len(v))
+	for i, s := range v {
+		if _, err := fmt.Sscan(s, &nums[i]); err != nil {
+			return
+		}
+	}
+	sort.SliceStable(v, func(i, j int) bool {
+		var a, b float64
+		fmt.Sscan(v[i], &a)
+		fmt.Sscan(v[j], &b)
+		return a > b
+	})
+}
+
+// pct formats an accuracy stat as mean ± std in percent.
+func pct(s Stat) string {
+	if s.N > 1 {
+		return fmt.Sprintf("%.2f ± %.2f", 100*s.Mean, 100*s.Std)
+	}
+	return fmt.Sprintf("%.2f", 100*s.Mean)
+}
+
+// AccuracyTable renders test accuracy (%, mean ± std over seeds).
+func (g Grid) AccuracyTable() string {
+	if g.RowKey == "" {
+		return g.listTable()
+	}
+	return g.table(func(c Cell) string { return pct(c.Acc) })
+}
+
+// SizeTable renders the bytes each cell needs and its compression ratio.
+func (g Grid) SizeTable() string {
+	return g.table(func(c Cell) string { return fmt.Sprintf("%.0f (%.1f×)", c.Size.Mean, c.Ratio.Mean) })
+}
+
+// VariesInSize reports whether the cells differ in size.
+func (g Grid) VariesInSize() bool {
+	first := -1.0
+	for _, c := range g.At {
+		if first >= 0 && c.Size.Mean != first {
+			return true
+		}
+		first = c.Size.Mean
+	}
+	return false
+}
+
+func (g Grid) table(f func(Cell) string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "| %s |", g.RowKey)
+	for _, c := range g.Columns {
+		fmt.Fprintf(&b, " %s |", escape(c))
+	}
+	b.WriteString("\n|---:|")
+	b.WriteString(strings.Repeat("---:|", len(g.Columns)))
+	b.WriteString("\n")
+	for _, r := range g.Rows {
+		fmt.Fprintf(&b, "| %s |", r)
+		for _, c := range g.Columns {
+			if cell, ok := g.At[[2]string{r, c}]; ok {
+				fmt.Fprintf(&b, " %s |", f(cell))
+			} else {
+				b.WriteString(" — |")
+			}
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// listTable is the table of a sweep without a rows key: one row per chain.
+func (g Grid) listTable() string {
+	var b strings.Builder
+	b.WriteString("| chain | accuracy % | Δ pp | bytes | ratio | bits/weight |\n|---|---:|---:|---:|---:|---:|\n")
+	for _, r := range g.Rows {
+		c := g.At[[2]string{r, "result"}]
+		fmt.Fprintf(&b, "| %s | %s | %+.2f | %.0f | %.1f× | %.2f |\n", escape(r), pct(c.Acc), c.Delta.Mean, c.Size.Mean, c.Ratio.Mean, c.Bits.Mean)
+	}
+	return b.String()
+}
+
+func escape(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
+
+// BaselineTable lists each seed's baseline test accuracy and their mean.
+func BaselineTable(recs []experiments.Record) string {
+	seen := map[int64]experiments.Baseline{}
+	var seeds []int64
+	for _, r := range recs {
+		if _, ok := seen[r.Seed]; !ok {
+			seen[r.Seed] = r.Baseline
+			seeds = append(seeds, r.Seed)
+		}
+	}
+	sort.Slice(seeds, func(i, j int) bool { return seeds[i] < seeds[j] })
+	var b strings.Builder
+	b.WriteString("| seed | test accuracy % | correct / 10000 |\n|---:|---:|---:|\n")
+	var accs []float64
+	for _, s := range seeds {
+		bl := seen[s]
+		accs = append(accs, bl.TestAccuracy)
+		fmt.Fprintf(&b, "| %d | %.2f | %d |\n", s, 100*bl.TestAccuracy, bl.TestCorrect)
+	}
+	fmt.Fprintf(&b, "| mean ± std | %s | |\n", pct(stat(accs)))
+	return b.String()
+}
