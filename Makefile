@@ -3,9 +3,9 @@
 GO      ?= go
 BIN     := bin/mnistc
 TAGS     = $(shell sh scripts/blas-tags.sh)
-BASE    := results/baseline
+RESULTS := results/article
 
-.PHONY: all run test test-purego test-fast bench lint clean setup build
+.PHONY: all run quick test bench lint clean setup build
 
 all: build
 
@@ -18,10 +18,16 @@ setup:
 build: setup
 	$(GO) build -tags '$(TAGS)' -o $(BIN) ./cmd/mnistc
 
-# The main job: train the article's network (10 epochs, batch 32, seed 1) and evaluate it.
+# The main job, the article's experiment end to end: train the baselines (3 seeds, the article's recipe),
+# run every sweep of experiments/article.yaml, write results.csv, tables, plots and REPORT.md. A completed earlier
+# run (the committed one) moves to $(RESULTS)/previous-<time>/; an interrupted one is resumed.
 run: build
-	$(BIN) train --seed 1 --out $(BASE)/model.npz
-	$(BIN) eval --model $(BASE)/model.npz
+	$(BIN) sweep experiments/article.yaml --out $(RESULTS) --fresh
+	$(BIN) eval --model $$(ls $(RESULTS)/baselines/seed1-*.npz | head -1)
+
+# A first look in under two minutes: one seed, coarse grids.
+quick: build
+	$(BIN) sweep experiments/quick.yaml --out results/quick --fresh
 
 # vet, then every test on the pure-Go path and, when OpenBLAS links, again on it.
 test: setup

@@ -251,3 +251,35 @@ func TestFolderOfAnotherExperiment(t *testing.T) {
 		t.Errorf("same experiment again: %v", err)
 	}
 }
+
+// TestFreshSetsCompletedRunAside: with Fresh, a completed run's records
+// move to previous-*/ and every cell runs again; an incomplete one resumes.
+func TestFreshSetsCompletedRunAside(t *testing.T) {
+	e, err := Parse("tiny.yaml", []byte(strings.Replace(strings.Replace(smallExperiment, "seeds: [1, 2]", "seeds: [1]", 1), "[2, 4, 8]", "[4]", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	first, err := Run(context.Background(), e, options(t, out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt := options(t, out)
+	opt.Fresh = true
+	second, err := Run(context.Background(), e, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev, _ := filepath.Glob(filepath.Join(out, "previous-*", LogFile))
+	if second.Ran != first.Cells || len(prev) != 1 {
+		t.Fatalf("fresh run ran %d of %d cells, set aside %v", second.Ran, first.Cells, prev)
+	}
+	old, _, _ := ReadLog(prev[0])
+	if !reflect.DeepEqual(comparable(old), comparable(first.Records)) {
+		t.Error("the set-aside records differ from the first run's")
+	}
+	m, _ := readManifest(out)
+	if !m.Complete {
+		t.Error("manifest not marked complete after a full run")
+	}
+}

@@ -51,6 +51,10 @@ type Options struct {
 	Data  string // MNIST folder
 	Jobs  int    // parallel cells; 0 means one per core
 	Force bool   // reuse a folder made by another experiment file
+	// Fresh starts over when the folder holds a completed run: its records
+	// and baselines move into previous-<UTC time>/ (nothing is deleted). An
+	// incomplete run is resumed either way.
+	Fresh bool
 	// Progress, if set, is called after each finished cell.
 	Progress func(done, total int, elapsed time.Duration)
 	// Log, if set, receives one line per notable event (baseline trained…).
@@ -74,6 +78,7 @@ const (
 type manifest struct {
 	Experiment string `json:"experiment"`
 	SHA256     string `json:"sha256"`
+	Complete   bool   `json:"complete"` // every cell of every seed has its record
 }
 
 // Run runs experiment e into opt.Out, resuming from any records there.
@@ -85,6 +90,9 @@ func Run(ctx context.Context, e *Experiment, opt Options) (Summary, error) {
 		logf = func(string, ...any) {}
 	}
 	if err := claimFolder(e, opt); err != nil {
+		return Summary{}, err
+	}
+	if err := setComplete(opt.Out, false); err != nil {
 		return Summary{}, err
 	}
 	logPath := filepath.Join(opt.Out, LogFile)
@@ -151,6 +159,9 @@ func Run(ctx context.Context, e *Experiment, opt Options) (Summary, error) {
 		}
 	}
 	sum.Seconds = time.Since(start).Seconds()
+	if err == nil && len(sum.Records) == sum.Cells {
+		err = setComplete(opt.Out, true)
+	}
 	return sum, err
 }
 
@@ -329,19 +340,68 @@ func claimFolder(e *Experiment, opt Options) error {
 	}
 	sum := sha256.Sum256(e.Raw())
 	m := manifest{Experiment: e.Name, SHA256: hex.EncodeToString(sum[:])}
-	mpath := filepath.Join(opt.Out, ManifestFile)
-	if b, err := os.ReadFile(mpath); err == nil {
-		var prev manifest
-		if json.Unmarshal(b, &prev) == nil && prev.SHA256 != m.SHA256 && !opt.Force {
+	if prev, err := readManifest(opt.Out); err == nil {
+		if prev.SHA256 != m.SHA256 && !opt.Force {
 			return fmt.Errorf("%s was made by another experiment file (%s, sha256 %.12s…, this one %.12s…); use --force to run this one there (records whose config matches are reused, none are deleted) or choose another --out",
 				opt.Out, prev.Experiment, prev.SHA256, m.SHA256)
 		}
+		if prev.Complete && opt.Fresh {
+			if err := setAside(opt.Out, logf(opt)); err != nil {
+				return err
+			}
+		}
 	}
-	b, _ := json.MarshalIndent(m, "", "  ")
-	if err := model.WriteFileAtomic(mpath, append(b, '\n')); err != nil {
+	if err := writeManifest(opt.Out, m); err != nil {
 		return err
 	}
 	return model.WriteFileAtomic(filepath.Join(opt.Out, CopyFile), e.Raw())
+}
+
+func logf(opt Options) func(string, ...any) {
+	if opt.Log != nil {
+		return opt.Log
+	}
+	return func(string, ...any) {}
+}
+
+func readManifest(dir string) (manifest, error) {
+	var m manifest
+	b, err := os.ReadFile(filepath.Join(dir, ManifestFile))
+	if err != nil {
+		return m, err
+	}
+	return m, json.Unmarshal(b, &m)
+}
+
+func writeManifest(dir string, m manifest) error {
+	b, _ := json.MarshalIndent(m, "", "  ")
+	return model.WriteFileAtomic(filepath.Join(dir, ManifestFile), append(b, '\n'))
+}
+
+// setComplete records in the manifest whether the run has every record.
+func setComplete(dir string, complete bool) error {
+	m, err := readManifest(dir)
+	if err != nil {
+		return err
+	}
+	m.Complete = complete
+	return writeManifest(dir, m)
+}
+
+// setAside moves a completed run's records and baselines into
+// previous-<UTC time>/ so a fresh run starts empty and nothing is lost.
+func setAside(dir string, logf func(string, ...any)) error {
+	dst := filepath.Join(dir, "previous-"+time.Now().UTC().Format("20060102T150405Z"))
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return err
+	}
+	for _, name := range []string{LogFile, "baselines"} {
+		if err := os.Rename(filepath.Join(dir, name), filepath.Join(dst, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	logf("starting afresh: the completed run's records and baselines are now in %s", dst)
+	return nil
 }
 
 // SortRecords orders records by sweep order, cell order and seed — the

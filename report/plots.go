@@ -144,18 +144,27 @@ func title(g Grid) string {
 	return g.Sweep.Name
 }
 
-// ParetoFloor is the lowest accuracy (%) the size plot shows; cells below
-// it are counted in its caption.
-const ParetoFloor = 85.0
+// ParetoFloor is the lowest accuracy (%) the size plot shows and the
+// frontier considers: 85 %, or 10 pp below the best cell when that is
+// lower (a model trained for a test reaches less). Cells below it are
+// counted in the report.
+func ParetoFloor(cells []Cell) float64 {
+	best := 0.0
+	for _, c := range cells {
+		best = math.Max(best, 100*c.Acc.Mean)
+	}
+	return math.Min(85, math.Floor(best-10))
+}
 
 // Frontier returns the cells at or above ParetoFloor that no other such
 // cell beats in both size and accuracy, ordered by size. (Below the floor a
 // model is too broken to be a trade-off worth listing: the article's
 // literal quantization gives a 9.7 % model of a few hundred bytes.)
 func Frontier(cells []Cell) []Cell {
+	floor := ParetoFloor(cells)
 	var s []Cell
 	for _, c := range cells {
-		if 100*c.Acc.Mean >= ParetoFloor && c.Size.Mean > 0 {
+		if 100*c.Acc.Mean >= floor && c.Size.Mean > 0 {
 			s = append(s, c)
 		}
 	}
@@ -185,10 +194,11 @@ func ParetoPlot(cells []Cell, name string) (Figure, int, error) {
 	p.Y.Label.Text = "test accuracy %"
 	p.X.Scale = plot.LogScale{}
 	p.X.Tick.Marker = ticks125{}
+	floor := ParetoFloor(cells)
 	var all plotter.XYs
 	hidden := 0
 	for _, c := range cells {
-		if 100*c.Acc.Mean < ParetoFloor || c.Size.Mean <= 0 {
+		if 100*c.Acc.Mean < floor || c.Size.Mean <= 0 {
 			hidden++
 			continue
 		}
@@ -220,8 +230,11 @@ func ParetoPlot(cells []Cell, name string) (Figure, int, error) {
 	}
 	p.Legend.Left = true
 	p.Legend.Top = false
+	if len(all) == 0 { // nothing to show: keep the log axis valid
+		p.X.Min, p.X.Max = 1, 10
+	}
 	padX(p, true)
-	p.Y.Min, p.Y.Max = ParetoFloor, 100
+	p.Y.Min, p.Y.Max = floor, 100
 	f, err := render(p, name, 7, 4.5)
 	return f, hidden, err
 }

@@ -67,8 +67,9 @@ func Write(dir string, e *experiments.Experiment, recs []experiments.Record) err
 	}
 	front := Frontier(cells)
 	fmt.Fprintf(&body, "## Size against accuracy\n\n![pareto](%s/pareto.png)\n\n", PlotsDir)
+	floor := ParetoFloor(cells)
 	fmt.Fprintf(&body, "%s; %d below %.0f %% are off the chart. The Pareto frontier among those at or above %.0f %% (none of them is both smaller and more accurate):\n\n",
-		plural(len(cells), "configuration"), hidden, ParetoFloor, ParetoFloor)
+		plural(len(cells), "configuration"), hidden, floor, floor)
 	body.WriteString("| chain | accuracy % | bytes | ratio |\n|---|---:|---:|---:|\n")
 	for _, c := range front {
 		fmt.Fprintf(&body, "| %s | %s | %.0f | %.1f× |\n", escape(c.Label()), pct(c.Acc), c.Size.Mean, c.Ratio.Mean)

@@ -52,7 +52,7 @@ func fakeRecords(t *testing.T) (*experiments.Experiment, []experiments.Record) {
 			tot.DeltaPP = 100 * (tot.AccAfter - tot.AccBefore)
 			recs = append(recs, experiments.Record{Sweep: c.Sweep, Seed: seed, Cell: c, Train: model.TrainConfig{Hidden: 128},
 				Baseline: experiments.Baseline{TestAccuracy: tot.AccBefore, TestCorrect: int(tot.AccBefore * 10000)},
-				Steps: []compress.Record{tot, tot}})
+				Steps:    []compress.Record{tot, tot}})
 		}
 	}
 	return e, recs
@@ -132,5 +132,20 @@ func TestWrite(t *testing.T) {
 		if !bytes.Contains(rep, []byte(want)) {
 			t.Errorf("REPORT.md lacks %q", want)
 		}
+	}
+}
+
+// TestWriteWeakModels: when every cell is far below 85 % (a model trained
+// for a test), the size plot still renders (it once panicked on an empty
+// log axis).
+func TestWriteWeakModels(t *testing.T) {
+	e, recs := fakeRecords(t)
+	for i := range recs {
+		for j := range recs[i].Steps {
+			recs[i].Steps[j].AccAfter *= 0.3
+		}
+	}
+	if err := Write(t.TempDir(), e, recs); err != nil {
+		t.Fatal(err)
 	}
 }

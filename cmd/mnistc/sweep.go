@@ -15,12 +15,13 @@ import (
 )
 
 func runSweep(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("sweep", "sweep EXPERIMENT.yaml [--out DIR] [--jobs N] [--force] [--data DIR] [--quiet]", stderr)
+	fs := newFlags("sweep", "sweep EXPERIMENT.yaml [--out DIR] [--jobs N] [--fresh] [--force] [--data DIR] [--quiet]", stderr)
 	var d dataFlags
 	d.register(fs, false)
 	out := fs.String("out", "", "results folder (default results/<experiment name>)")
 	jobs := fs.Int("jobs", 0, "cells evaluated in parallel (default: one per core)")
 	force := fs.Bool("force", false, "run in a folder made by another experiment file (matching records are reused; none are deleted)")
+	fresh := fs.Bool("fresh", false, "start over if the folder holds a completed run (its records and baselines move to previous-<time>/); an incomplete run is resumed")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	// The experiment file may come before or after the flags.
 	var file string
@@ -49,7 +50,7 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	bar := newProgress(stderr, *quiet)
-	opt := experiments.Options{Out: *out, Data: d.dir, Jobs: *jobs, Force: *force,
+	opt := experiments.Options{Out: *out, Data: d.dir, Jobs: *jobs, Force: *force, Fresh: *fresh,
 		Log: func(f string, a ...any) { bar.clear(); fmt.Fprintf(stderr, f+"\n", a...) },
 		Progress: func(done, total int, el time.Duration) {
 			eta := ""
