@@ -90,3 +90,40 @@ func BenchmarkAdamStep(b *testing.B) {
 		opt.Step(w, g)
 	}
 }
+
+// BenchmarkEpochBatch128 times one epoch at batch 128 on 55,000 random images.
+func BenchmarkEpochBatch128(b *testing.B) {
+	s := randomSet(55000, 3)
+	cfg := DefaultTrainConfig()
+	cfg.Epochs, cfg.Batch = 1, 128
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := Train(cfg, s, data.Set{}, Hooks{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// benchGEMM times C = A·B for m×k·k×n float32 random matrices with the BLAS
+// evaluation and training use, and reports GFLOP/s: the machine's peak for
+// the shapes training runs, measured in the same run as the training.
+func benchGEMM(b *testing.B, m, k, n int) {
+	rng := rand.New(rand.NewSource(8))
+	mk := func(r, c int) []float32 {
+		v := make([]float32, r*c)
+		for i := range v {
+			v[i] = rng.Float32() - 0.5
+		}
+		return v
+	}
+	a, w, c := mk(m, k), mk(k, n), make([]float32, m*n)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		layer(a, m, k, w, make([]float32, n), n, c)
+	}
+	b.ReportMetric(2*float64(m)*float64(k)*float64(n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+func BenchmarkGEMM128x784x128(b *testing.B)    { benchGEMM(b, 128, 784, 128) }
+func BenchmarkGEMM32x784x128(b *testing.B)     { benchGEMM(b, 32, 784, 128) }
+func BenchmarkGEMM1024x1024x1024(b *testing.B) { benchGEMM(b, 1024, 1024, 1024) }
