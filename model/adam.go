@@ -1,6 +1,10 @@
 package model
 
-import "math"
+import (
+	"math"
+
+	"mnistc/model/internal/kernel"
+)
 
 // Adam is the Adam optimizer exactly as Keras applies it: with t the step
 // count, lr_t = lr·sqrt(1−β2^t)/(1−β1^t), m ← β1·m + (1−β1)·g,
@@ -66,17 +70,9 @@ func flushTiny(v []float32) {
 	}
 }
 
-// update is the fused Adam kernel over one stretch of a tensor.
+// update runs the fused kernel over one tensor (AVX2 where the CPU has
+// it; the scalar Go loop gives the same bits elsewhere).
 func (a *Adam) update(w, g, m, v []float32, lrT float32) {
-	b1, b2, eps := float32(a.Beta1), float32(a.Beta2), float32(a.Eps)
-	c1, c2 := 1-b1, 1-b2
-	g, m, v = g[:len(w)], m[:len(w)], v[:len(w)]
-	for i := range w {
-		gi := g[i]
-		g[i] = 0
-		mi := b1*m[i] + c1*gi
-		vi := b2*v[i] + c2*gi*gi
-		m[i], v[i] = mi, vi
-		w[i] -= lrT * mi / (float32(math.Sqrt(float64(vi))) + eps)
-	}
+	b1, b2 := float32(a.Beta1), float32(a.Beta2)
+	kernel.Adam(w, g, m, v, kernel.Consts{B1: b1, C1: 1 - b1, B2: b2, C2: 1 - b2, LR: lrT, Eps: float32(a.Eps)})
 }
