@@ -102,6 +102,8 @@ func TestBadFiles(t *testing.T) {
 		{"trailing bytes", TrainImages, gz(idxBytes(imageMagic, []uint32{1, Rows, Cols}, pix)), "trailing bytes"},
 		{"image size", TrainImages, gz(idxBytes(imageMagic, []uint32{7, 32, 32}, make([]byte, 7*32*32))), "image size 32×32, want 28×28"},
 		{"huge count", TrainImages, gz(idxBytes(imageMagic, []uint32{1 << 31, Rows, Cols}, nil)), "more than"},
+		{"claim beyond the file", TrainImages, gz(idxBytes(imageMagic, []uint32{100000, Rows, Cols}, nil)), "more than a"},
+		{"labels beyond the file", TrainLabels, gz(idxBytes(labelMagic, []uint32{1 << 20}, nil)), "more than a"},
 		{"label range", TrainLabels, gz(idxBytes(labelMagic, []uint32{7}, []byte{1, 2, 3, 11, 4, 5, 6})), "label 11 at index 3 is outside 0–9"},
 		{"count mismatch", TrainLabels, gz(idxBytes(labelMagic, []uint32{6}, []byte{1, 2, 3, 4, 5, 6})), "holds 7 images but"},
 		{"label magic", TrainLabels, gz(idxBytes(imageMagic, []uint32{7}, make([]byte, 7))), "wrong magic number"},

@@ -42,7 +42,7 @@ func (s Set) Slice(lo, hi int) Set {
 
 // ReadSet reads one image file and its label file and checks they agree.
 func ReadSet(imagesPath, labelsPath string) (Set, error) {
-	n, _, _, pix, err := ReadImages(imagesPath)
+	x, n, err := readImagesFloat(imagesPath)
 	if err != nil {
 		return Set{}, err
 	}
@@ -52,10 +52,6 @@ func ReadSet(imagesPath, labelsPath string) (Set, error) {
 	}
 	if len(lab) != n {
 		return Set{}, fmt.Errorf("%s holds %d images but %s holds %d labels", imagesPath, n, labelsPath, len(lab))
-	}
-	x := make([]float32, len(pix))
-	for i, p := range pix {
-		x[i] = float32(p) / 255
 	}
 	return Set{X: x, Y: lab}, nil
 }

@@ -64,7 +64,8 @@ type Options struct {
 // Summary is what a run did.
 type Summary struct {
 	Cells, Skipped, Ran int
-	Seconds             float64
+	Seconds             float64 // the whole run
+	CellSeconds         float64 // evaluating the cells that ran (after the baselines)
 	Records             []Record
 }
 
@@ -148,7 +149,9 @@ func Run(ctx context.Context, e *Experiment, opt Options) (Summary, error) {
 			todo = append(todo, j)
 		}
 	}
+	cellStart := time.Now()
 	recs, err := runJobs(ctx, todo, logPath, val, test, opt, sum.Skipped, len(jobs))
+	sum.CellSeconds = time.Since(cellStart).Seconds()
 	sum.Ran = len(recs)
 	for _, r := range recs {
 		done[r.Key] = r

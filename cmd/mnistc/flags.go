@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	"mnistc/data"
@@ -94,6 +95,7 @@ func (d *dataFlags) load() (train, val, test data.Set, err error) {
 	if err != nil {
 		return
 	}
+	debug.FreeOSMemory() // hand back the decompression buffers (~60 MB) now
 	if d.limit > 0 && d.limit < full.Len() {
 		full = full.Slice(0, d.limit)
 	}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 )
 
 // command is one subcommand: its name, one-line summary and entry point.
@@ -39,7 +40,18 @@ func (u usageError) Unwrap() error { return u.err }
 
 func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
 
+// gcPercent replaces Go's default GOGC of 100. Most of this process's heap
+// is MNIST as float32 (~220 MB) that never becomes garbage, so the default
+// lets the heap reach twice that for nothing: training's peak RSS was 478 MB
+// at 100, 309 MB at 25 and 269 MB at 10, with no measurable change in epoch
+// time (the heap holds few pointers, so a collection is cheap). A GOGC
+// set in the environment still wins.
+const gcPercent = 10
+
 func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -67,7 +68,8 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 		}
 		return err
 	}
-	fmt.Fprintf(stderr, "%d cells × seeds: %d run now, %d already done, %.1f s\n", sum.Cells, sum.Ran, sum.Skipped, sum.Seconds)
+	fmt.Fprintf(stderr, "%d cells × seeds: %d run now, %d already done; %.1f s in all, cells %.1f s (%.1f cells/s)\n",
+		sum.Cells, sum.Ran, sum.Skipped, sum.Seconds, sum.CellSeconds, float64(sum.Ran)/math.Max(sum.CellSeconds, 1e-9))
 	if err := report.Write(*out, e, sum.Records); err != nil {
 		return err
 	}

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
+	"strings"
 	"time"
 
 	"mnistc/model"
@@ -15,8 +17,12 @@ type trainOutput struct {
 	Config       model.TrainConfig  `json:"config"`
 	History      []model.EpochStats `json:"history"`
 	EpochSeconds []float64          `json:"epoch_seconds"`
-	TestAccuracy float64            `json:"test_accuracy"`
-	Test         model.Result       `json:"test"`
+	// EpochRSSMB is the process's resident memory after each epoch and
+	// PeakRSSMB its high-water mark (Linux; 0 elsewhere).
+	EpochRSSMB   []float64    `json:"epoch_rss_mb"`
+	PeakRSSMB    float64      `json:"peak_rss_mb"`
+	TestAccuracy float64      `json:"test_accuracy"`
+	Test         model.Result `json:"test"`
 }
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
@@ -51,9 +57,11 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stderr, "training 784-%d-10 on %d images (validation %d), %d epochs, batch %d, lr %g, seed %d, BLAS %s\n",
 		cfg.Hidden, train.Len(), val.Len(), cfg.Epochs, cfg.Batch, cfg.LR, cfg.Seed, model.Backend())
 	bar := newProgress(stderr, *quiet)
+	var rss []float64
 	hooks := model.Hooks{
 		Batch: func(ep, b, n int) { bar.update(fmt.Sprintf("epoch %d/%d", ep, cfg.Epochs), b, n) },
 		Epoch: func(s model.EpochStats, el time.Duration) {
+			rss = append(rss, memMB("VmRSS"))
 			bar.clear()
 			fmt.Fprintf(stderr, "epoch %2d  train loss %.4f  train acc %.4f  val acc %s  %.2fs\n",
 				s.Epoch, s.TrainLoss, s.TrainAccuracy, valText(s, val.Len()), el.Seconds())
@@ -72,7 +80,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	if *asJSON {
 		return printJSON(stdout, trainOutput{Model: *out, Backend: model.Backend(), Config: res.Config,
-			History: res.History, EpochSeconds: res.Seconds, TestAccuracy: r.Accuracy, Test: r})
+			History: res.History, EpochSeconds: res.Seconds, EpochRSSMB: rss, PeakRSSMB: memMB("VmHWM"), TestAccuracy: r.Accuracy, Test: r})
 	}
 	fmt.Fprintf(stdout, "test accuracy %.4f (%d/%d correct), test loss %.4f; saved %s\n", r.Accuracy, r.Correct, r.Total, r.Loss, *out)
 	return nil
@@ -83,4 +91,21 @@ func valText(s model.EpochStats, n int) string {
 		return "  —   "
 	}
 	return fmt.Sprintf("%.4f", s.ValAccuracy)
+}
+
+// memMB reads a memory figure (VmRSS, VmHWM) of this process in MB from
+// /proc/self/status; 0 where there is no such file.
+func memMB(field string) float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			var kb float64
+			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), &kb)
+			return kb / 1024
+		}
+	}
+	return 0
 }
