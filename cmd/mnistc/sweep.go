@@ -24,11 +24,7 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 	force := fs.Bool("force", false, "run in a folder made by another experiment file (matching records are reused; none are deleted)")
 	fresh := fs.Bool("fresh", false, "start over if the folder holds a completed run (its records and baselines move to previous-<time>/); an incomplete run is resumed")
 	quiet := fs.Bool("quiet", false, "no progress bar")
-	// The experiment file may come before or after the flags.
-	var file string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		file, args = args[0], args[1:]
-	}
+	file, args := leadingArg(args)
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -79,10 +75,7 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 
 func runReport(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("report", "report RESULTS_DIR", stderr)
-	var dir string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		dir, args = args[0], args[1:]
-	}
+	dir, args := leadingArg(args)
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -102,4 +95,13 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "wrote %s/{%s,%s,%s,%s/} from %d records\n", dir, report.CSVFile, report.TablesFile, report.ReportFile, report.PlotsDir, len(recs))
 	return nil
+}
+
+// leadingArg splits off the positional argument (a file or folder) that
+// comes before the flags.
+func leadingArg(args []string) (string, []string) {
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		return args[0], args[1:]
+	}
+	return "", args
 }
