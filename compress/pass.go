@@ -76,8 +76,9 @@ func targets(p *model.Params, s Spec) ([]*model.Tensor, error) {
 	return out, nil
 }
 
-// Build parses and validates every spec text, so a bad one is reported
-// before any work.
+// Build parses and validates every spec text for post-training use, so a
+// bad one is reported before any work. Keys that only training reads
+// (schedules) are refused here.
 func Build(texts []string) ([]Pass, error) {
 	var out []Pass
 	for _, t := range texts {
@@ -86,6 +87,11 @@ func Build(texts []string) ([]Pass, error) {
 			return nil, err
 		}
 		def, _ := lookup(s.Name)
+		for _, p := range def.Params {
+			if _, ok := s.Args[p.Key]; ok && p.Training {
+				return nil, fmt.Errorf("pass %s: %s applies when training with the pass in the loop (mnistc finetune, mnistc train --pass), not to a trained checkpoint", s.Name, p.Key)
+			}
+		}
 		out = append(out, def.Build(s))
 	}
 	return out, nil

@@ -27,6 +27,18 @@ func checkPrune(s Spec, given map[string]string) error {
 		}
 		delete(s.Args, "scope")
 	}
+	sched := s.Args["schedule"]
+	if _, ok := given["rounds"]; ok && sched != "iterative" {
+		return fmt.Errorf("rounds applies to schedule=iterative only")
+	}
+	for _, k := range []string{"every", "ramp"} {
+		if _, ok := given[k]; ok && sched != "gradual" {
+			return fmt.Errorf("%s applies to schedule=gradual only", k)
+		}
+	}
+	if sched != "" && (method == "literal" || method == "random") {
+		return fmt.Errorf("schedule applies to method=magnitude or neuron")
+	}
 	perTensor := s.Args["keep"] != "" && !isNumber(s.Args["keep"])
 	switch {
 	case method == "neuron" && (perTensor || given["layers"] != ""):
@@ -65,24 +77,79 @@ func (p prune) Apply(in State, _ Env) (State, error) {
 		}
 		return out, nil
 	}
-	ts, err := targets(&out.Params, p.spec)
+	masks, err := PruneMasks(&out.Params, p.spec)
 	if err != nil {
 		return State{}, err
 	}
-	if p.spec.Args["scope"] == "global" {
-		MagnitudeGlobal(ts, p.spec.floatArg("keep"))
-		return out, nil
-	}
-	rng := rand.New(rand.NewSource(int64(p.spec.intArg("seed"))))
-	for _, t := range ts {
-		r, _ := p.spec.perTensor("keep", t.Name)
-		if p.spec.Args["method"] == "random" {
-			Random(t.Data, KeepCount(r, len(t.Data)), rng)
-		} else {
-			Magnitude(t.Data, KeepCount(r, len(t.Data)))
+	for name, m := range masks {
+		t := out.Params.Get(name)
+		for i, pruned := range m {
+			if pruned {
+				t.Data[i] = 0
+			}
 		}
 	}
 	return out, nil
+}
+
+// PruneMasks returns, by tensor name, the entries the prune spec s removes
+// from p (true: pruned), for methods magnitude (layer or global scope),
+// random and neuron (a hidden unit's column of w1, entry of b1 and row of
+// w2). Training-time pruning holds these entries at zero.
+func PruneMasks(p *model.Params, s Spec) (map[string][]bool, error) {
+	masks := map[string][]bool{}
+	switch s.Args["method"] {
+	case "neuron":
+		kept := keptUnits(*p, s.floatArg("keep"))
+		h := p.Hidden()
+		on := make([]bool, h)
+		for _, j := range kept {
+			on[j] = true
+		}
+		w1, b1, w2 := make([]bool, len(p.W1.Data)), make([]bool, h), make([]bool, len(p.W2.Data))
+		for j := 0; j < h; j++ {
+			if on[j] {
+				continue
+			}
+			b1[j] = true
+			for i := 0; i < model.Inputs; i++ {
+				w1[i*h+j] = true
+			}
+			for k := 0; k < model.Classes; k++ {
+				w2[j*model.Classes+k] = true
+			}
+		}
+		masks["w1"], masks["b1"], masks["w2"] = w1, b1, w2
+		return masks, nil
+	case "literal":
+		return nil, fmt.Errorf("method=literal scales weights and prunes nothing: it has no mask")
+	}
+	ts, err := targets(p, s)
+	if err != nil {
+		return nil, err
+	}
+	if s.Args["scope"] == "global" {
+		for name, m := range magnitudeGlobalMasks(ts, s.floatArg("keep")) {
+			masks[name] = m
+		}
+		return masks, nil
+	}
+	rng := rand.New(rand.NewSource(int64(s.intArg("seed"))))
+	for _, t := range ts {
+		r, _ := s.perTensor("keep", t.Name)
+		drop := make([]bool, len(t.Data))
+		var order []int
+		if s.Args["method"] == "random" {
+			order = rng.Perm(len(t.Data))
+		} else {
+			order = byMagnitude(t.Data)
+		}
+		for _, i := range order[KeepCount(r, len(t.Data)):] {
+			drop[i] = true
+		}
+		masks[t.Name] = drop
+	}
+	return masks, nil
 }
 
 // KeepCount is round(r·n), the number of entries a keep rate r leaves.
@@ -109,44 +176,30 @@ func Magnitude(v []float32, k int) {
 	}
 }
 
-// MagnitudeGlobal keeps the round(r·N) largest |w| across all tensors
-// together (one threshold for all), zeroing the rest.
-func MagnitudeGlobal(ts []*model.Tensor, r float64) {
+// magnitudeGlobalMasks marks all but the round(r·N) largest |w| across all
+// tensors together (one threshold for all).
+func magnitudeGlobalMasks(ts []*model.Tensor, r float64) map[string][]bool {
 	var all []float32
 	for _, t := range ts {
 		all = append(all, t.Data...)
 	}
-	order := byMagnitude(all)
 	drop := make([]bool, len(all))
-	for _, i := range order[KeepCount(r, len(all)):] {
+	for _, i := range byMagnitude(all)[KeepCount(r, len(all)):] {
 		drop[i] = true
 	}
+	out := map[string][]bool{}
 	off := 0
 	for _, t := range ts {
-		for i := range t.Data {
-			if drop[off+i] {
-				t.Data[i] = 0
-			}
-		}
+		out[t.Name] = drop[off : off+len(t.Data)]
 		off += len(t.Data)
 	}
+	return out
 }
 
-// Random keeps k entries of v chosen uniformly by rng (PyTorch's
-// random_unstructured) and zeroes the rest.
-func Random(v []float32, k int, rng *rand.Rand) {
-	for _, i := range rng.Perm(len(v))[k:] {
-		v[i] = 0
-	}
-}
-
-// pruneNeurons keeps the round(H·r) hidden units whose incoming weights
-// (a column of w1) have the largest L2 norm, in their original order, and
-// returns a genuinely smaller network 784-k-10.
-func pruneNeurons(s State, r float64) (State, error) {
-	p := s.Params
+// keptUnits returns the round(H·r) hidden units (at least one) whose
+// incoming weights (a column of w1) have the largest L2 norm, ascending.
+func keptUnits(p model.Params, r float64) []int {
 	h := p.Hidden()
-	k := max(1, KeepCount(r, h))
 	norms := make([]float32, h)
 	for j := 0; j < h; j++ {
 		var ss float64
@@ -156,8 +209,19 @@ func pruneNeurons(s State, r float64) (State, error) {
 		}
 		norms[j] = float32(math.Sqrt(ss))
 	}
-	kept := byMagnitude(norms)[:k]
+	kept := byMagnitude(norms)[:max(1, KeepCount(r, h))]
 	sort.Ints(kept)
+	return kept
+}
+
+// pruneNeurons keeps the round(H·r) hidden units whose incoming weights
+// (a column of w1) have the largest L2 norm, in their original order, and
+// returns a genuinely smaller network 784-k-10.
+func pruneNeurons(s State, r float64) (State, error) {
+	p := s.Params
+	h := p.Hidden()
+	kept := keptUnits(p, r)
+	k := len(kept)
 	q := model.NewParams(k)
 	for jj, j := range kept {
 		for i := 0; i < model.Inputs; i++ {

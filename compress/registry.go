@@ -61,6 +61,11 @@ func Registry() []PassDef {
 				{Key: "scope", Kind: Enum, Default: "layer", Choices: []string{"layer", "global"}, Doc: "magnitude: exact count per tensor, or one threshold across tensors"},
 				{Key: "seed", Kind: Int, Default: "1", Min: 0, Max: 1 << 53, Doc: "seed for method=random"},
 				layersParam("w1/w2"),
+				{Key: "schedule", Kind: Enum, Choices: []string{"oneshot", "iterative", "gradual"}, Training: true,
+					Doc: "in training: oneshot (prune, then fine-tune), iterative (Han et al.: prune in rounds), gradual (Zhu & Gupta: cubic sparsity ramp)"},
+				{Key: "rounds", Kind: Int, Min: 1, Max: 100, Training: true, Doc: "schedule=iterative: pruning rounds, keep^(i/rounds) after round i (default 3)"},
+				{Key: "every", Kind: Int, Min: 1, Max: 1 << 30, Training: true, Doc: "schedule=gradual: steps between mask updates (default 100)"},
+				{Key: "ramp", Kind: Float, Min: 0, Max: 1, MinOpen: true, Training: true, Doc: "schedule=gradual: fraction of the steps over which sparsity ramps up (default 0.7)"},
 			},
 		},
 		{
@@ -123,6 +128,9 @@ func Describe() string {
 			per := ""
 			if p.PerTensor {
 				per = ", per tensor allowed"
+			}
+			if p.Training {
+				per += ", training only"
 			}
 			fmt.Fprintf(&b, "  %-12s default %-9s range %s%s\n  %-12s %s\n", p.Key, def, p.rangeText(), per, "", p.Doc)
 		}

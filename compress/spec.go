@@ -28,7 +28,10 @@ type ParamDef struct {
 	MinOpen, MaxOpen bool
 	Choices          []string
 	PerTensor        bool // the value may be given per tensor: w1:0.1/w2:0.3
-	Doc              string
+	// Training marks a key that only training with the pass in the loop
+	// reads (mnistc finetune, train --pass); post-training use refuses it.
+	Training bool
+	Doc      string
 }
 
 // Spec is a parsed, validated pass description with every default filled.

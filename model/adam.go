@@ -76,3 +76,13 @@ func (a *Adam) update(w, g, m, v []float32, lrT float32) {
 	b1, b2 := float32(a.Beta1), float32(a.Beta2)
 	kernel.Adam(w, g, m, v, kernel.Consts{B1: b1, C1: 1 - b1, B2: b2, C2: 1 - b2, LR: lrT, Eps: float32(a.Eps)})
 }
+
+// hold zeroes the moments of the held entries (per tensor, nil: none).
+func (a *Adam) hold(held [][]bool) {
+	for k, h := range held {
+		if h != nil {
+			zeroWhere(a.m[k], h)
+			zeroWhere(a.v[k], h)
+		}
+	}
+}

@@ -103,8 +103,13 @@ func Train(cfg TrainConfig, train, val data.Set, hooks Hooks) (TrainResult, erro
 type trainer struct {
 	full, tail *trainGraph
 	opt        *Adam
-	weights    [][]float32
+	weights    [][]float32 // what the optimizer updates: p's slices, or the shadow's
 	batch      int
+	// With a constraint, the optimizer updates shadow and the graph's
+	// weights p are projected from it after every step.
+	p, shadow *Params
+	c         Constraint
+	steps     int
 }
 
 // newTrainer builds the graphs for batches of cfg.Batch (capped at n) over p.
@@ -120,6 +125,7 @@ func newTrainer(p *Params, cfg TrainConfig, n int) (*trainer, error) {
 			return nil, fmt.Errorf("build graph for last batch: %w", err)
 		}
 	}
+	t.p = p
 	t.weights = [][]float32{p.W1.Data, p.B1.Data, p.W2.Data, p.B2.Data}
 	sizes := make([]int, len(t.weights))
 	for i, w := range t.weights {
@@ -145,9 +151,30 @@ func (t *trainer) step(s data.Set, idx []int) (float64, int, error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	t.opt.Step(t.weights, g)
+	if t.c == nil {
+		t.opt.Step(t.weights, g)
+	} else {
+		held := t.c.Held()
+		for k := range g {
+			if k < len(held) {
+				zeroWhere(g[k], held[k])
+			}
+		}
+		t.opt.Step(t.weights, g)
+		t.opt.hold(held)
+		holdShadow(t.shadow, held)
+		t.steps++
+		t.c.Project(t.shadow, t.p, t.steps)
+	}
 	tg.vm.Reset()
 	return cost, correct, nil
+}
+
+// constrain makes the optimizer update shadow and project it into the
+// graph's weights through c after every step.
+func (t *trainer) constrain(shadow *Params, c Constraint) {
+	t.shadow, t.c = shadow, c
+	t.weights = [][]float32{shadow.W1.Data, shadow.B1.Data, shadow.W2.Data, shadow.B2.Data}
 }
 
 func (t *trainer) close() {
@@ -159,12 +186,21 @@ func (t *trainer) close() {
 
 // fit runs cfg.Epochs epochs of Adam over p in place.
 func fit(p *Params, cfg TrainConfig, train, val data.Set, rng *rand.Rand, hooks Hooks) (TrainResult, error) {
+	return fitWith(p, nil, nil, cfg, train, val, rng, hooks)
+}
+
+// fitWith is fit, optionally under a constraint: the optimizer then
+// updates shadow and p holds the projected weights.
+func fitWith(p, shadow *Params, c Constraint, cfg TrainConfig, train, val data.Set, rng *rand.Rand, hooks Hooks) (TrainResult, error) {
 	n := train.Len()
 	tr, err := newTrainer(p, cfg, n)
 	if err != nil {
 		return TrainResult{}, err
 	}
 	defer tr.close()
+	if c != nil {
+		tr.constrain(shadow, c)
+	}
 	perm := make([]int, n)
 	for i := range perm {
 		perm[i] = i

@@ -26,6 +26,7 @@ func commands() []command {
 		{"eval", "evaluate a checkpoint on the test set", runEval},
 		{"compress", "apply compression passes to a checkpoint, evaluating before and after each", runCompress},
 		{"passes", "list every compression pass with its parameters, defaults and ranges", runPasses},
+		{"finetune", "fine-tune a checkpoint with a pass held through training (pruning with retraining)", runFinetune},
 		{"sweep", "run an experiment file: baselines for each seed, every cell, then the report", runSweep},
 		{"report", "render results.csv, tables, plots and REPORT.md from a results folder", runReport},
 	}

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	"mnistc/model"
+	"mnistc/retrain"
+)
+
+func runFinetune(args []string, stdout, stderr io.Writer) error {
+	cfg := retrain.DefaultTrain()
+	fs := newFlags("finetune", "finetune --model IN.npz --pass SPEC [--epochs N] [--lr X] [--batch N] [--seed N] --out OUT.npz [--json]", stderr)
+	var d dataFlags
+	d.register(fs, true)
+	in := fs.String("model", "", "trained checkpoint to fine-tune (.npz)")
+	pass := fs.String("pass", "", "the pass held through training, e.g. prune:keep=0.1,scope=global,schedule=gradual (see 'mnistc passes')")
+	out := fs.String("out", "", "fine-tuned checkpoint to write (.npz)")
+	fs.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "fine-tuning epochs (≥ 1)")
+	fs.IntVar(&cfg.Batch, "batch", cfg.Batch, "mini-batch size (≥ 1)")
+	fs.Float64Var(&cfg.LR, "lr", cfg.LR, "Adam learning rate (> 0)")
+	fs.Int64Var(&cfg.Seed, "seed", cfg.Seed, "seed for shuffling")
+	asJSON := fs.Bool("json", false, "print the record as JSON on stdout")
+	quiet := fs.Bool("quiet", false, "no progress bar")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if *pass == "" {
+		return usagef("--pass is required")
+	}
+	if *in == "" {
+		return usagef("--model is required")
+	}
+	if err := checkOut("out", *out, ".npz"); err != nil {
+		return err
+	}
+	cfg.Hidden = model.DefaultHidden // checked here; the checkpoint's width is used
+	if err := cfg.Validate(); err != nil {
+		return usagef("--%v", err)
+	}
+	if err := retrain.Check(*pass); err != nil {
+		return usagef("--pass %v", err)
+	}
+	ck, err := model.Load(*in)
+	if err != nil {
+		return err
+	}
+	if err := d.check(); err != nil {
+		return err
+	}
+	train, val, test, err := d.load()
+	if err != nil {
+		return err
+	}
+	bar := newProgress(stderr, *quiet)
+	hooks := model.Hooks{
+		Batch: func(ep, b, n int) { bar.update(fmt.Sprintf("epoch %d/%d", ep, cfg.Epochs), b, n) },
+		Epoch: func(s model.EpochStats, el time.Duration) {
+			bar.clear()
+			fmt.Fprintf(stderr, "epoch %2d  train loss %.4f  train acc %.4f  val acc %s  %.2fs\n",
+				s.Epoch, s.TrainLoss, s.TrainAccuracy, valText(s, val.Len()), el.Seconds())
+		},
+	}
+	outCk, rec, err := retrain.Run(ck, retrain.Config{Train: cfg, Pass: *pass}, train, val, test, hooks)
+	if err != nil {
+		return err
+	}
+	b, _ := json.Marshal(rec)
+	outCk.Meta.Passes = append(outCk.Meta.Passes, b)
+	if err := outCk.Save(*out); err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(stdout, rec)
+	}
+	fmt.Fprintf(stdout, "%s (%s): test accuracy %.4f before, %.4f pruned without retraining, %.4f after %d epochs (%+.2f pp); %d bytes (%.1f×); saved %s\n",
+		rec.Spec, rec.Schedule["schedule"], rec.AccBefore, rec.AccNoRetrain, rec.AccAfter, cfg.Epochs, rec.DeltaPP, rec.SizeBytes, rec.Ratio, *out)
+	return nil
+}

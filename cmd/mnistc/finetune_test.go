@@ -1,0 +1,57 @@
+package main
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"mnistc/compress"
+	"mnistc/model"
+	"mnistc/retrain"
+)
+
+// TestFinetuneCommand: fine-tuning under a gradual pruning schedule saves
+// weights with exactly the kept count and records the schedule; passes
+// that cannot be held in the loop are refused before any work.
+func TestFinetuneCommand(t *testing.T) {
+	in, _ := trainSmall(t)
+	out := filepath.Join(t.TempDir(), "ft.npz")
+	code, stdout, stderr := mnistc(t, "finetune", "--model", in, "--pass", "prune:keep=0.1,scope=global,schedule=gradual,every=20",
+		"--epochs", "1", "--limit", "3500", "--val", "500", "--out", out, "--json", "--quiet")
+	if code != 0 {
+		t.Fatalf("finetune: exit %d: %s", code, stderr)
+	}
+	var rec retrain.Record
+	if err := json.Unmarshal([]byte(stdout), &rec); err != nil {
+		t.Fatal(err)
+	}
+	ck, err := model.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nz := 0
+	for _, v := range append(ck.Params.W1.Data, ck.Params.W2.Data...) {
+		if v != 0 {
+			nz++
+		}
+	}
+	want := compress.KeepCount(0.1, len(ck.Params.W1.Data)+len(ck.Params.W2.Data))
+	if nz != want || rec.Schedule["schedule"] != "gradual" || rec.CorrectAfter != ck.Meta.Test.Correct || len(ck.Meta.Passes) == 0 {
+		t.Errorf("saved %d non-zeros (want %d), schedule %v, correct %d vs checkpoint %d", nz, want, rec.Schedule, rec.CorrectAfter, ck.Meta.Test.Correct)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"finetune", "--model", in, "--pass", "quantize:bits=4", "--out", out}, "not built yet"},
+		{[]string{"finetune", "--model", in, "--pass", "prune:keep=0.1,rounds=2", "--out", out}, "rounds applies to schedule=iterative"},
+		{[]string{"finetune", "--model", in, "--out", out}, "--pass is required"},
+		{[]string{"compress", "--model", in, "--pass", "prune:keep=0.1,schedule=gradual", "--out", out}, "applies when training"},
+	} {
+		code, _, stderr := mnistc(t, c.args...)
+		if code != 2 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, %q; want exit 2 and %q", c.args, code, stderr, c.want)
+		}
+	}
+}

@@ -1,0 +1,66 @@
+package model
+
+import (
+	"fmt"
+	"math/rand"
+
+	"mnistc/data"
+)
+
+// Constraint keeps training inside a compressed form, such as pruning
+// masks: the optimizer updates shadow weights, and the graph sees the
+// weights Project derives from them.
+type Constraint interface {
+	// Project writes into p the weights the forward pass uses, derived from
+	// shadow. step counts the optimizer steps taken so far (0 before the
+	// first), so a schedule can change the constraint as training goes on.
+	Project(shadow, p *Params, step int)
+	// Held reports, per tensor in checkpoint order (a nil entry: none), the
+	// entries held at zero: after every step their gradient, Adam moments
+	// and shadow value are zero, so a pruned weight stays pruned and the
+	// optimizer's history cannot revive it.
+	Held() [][]bool
+}
+
+// FineTune continues training start with the recipe cfg (the hidden width
+// comes from start) under the constraint c (nil: plain fine-tuning) and
+// returns the projected weights: what the constraint allows.
+func FineTune(start Params, cfg TrainConfig, c Constraint, train, val data.Set, hooks Hooks) (TrainResult, error) {
+	cfg.Hidden = start.Hidden()
+	if err := cfg.Validate(); err != nil {
+		return TrainResult{}, err
+	}
+	if train.Len() == 0 {
+		return TrainResult{}, fmt.Errorf("training set is empty")
+	}
+	cfg.TrainImages, cfg.ValImages = train.Len(), val.Len()
+	p := start.Clone()
+	var shadow *Params
+	if c != nil {
+		s := start.Clone()
+		shadow = &s
+		c.Project(shadow, &p, 0)
+		holdShadow(shadow, c.Held())
+	}
+	rng := rand.New(rand.NewSource(cfg.Seed))
+	res, err := fitWith(&p, shadow, c, cfg, train, val, rng, hooks)
+	res.Params, res.Config = p, cfg
+	return res, err
+}
+
+// holdShadow zeroes the held entries of the shadow weights.
+func holdShadow(shadow *Params, held [][]bool) {
+	for k, t := range shadow.Tensors() {
+		if k < len(held) {
+			zeroWhere(t.Data, held[k])
+		}
+	}
+}
+
+func zeroWhere(v []float32, mask []bool) {
+	for i, h := range mask {
+		if h {
+			v[i] = 0
+		}
+	}
+}

@@ -1,0 +1,173 @@
+package retrain
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+
+	"mnistc/compress"
+	"mnistc/model"
+)
+
+// Prune holds pruning masks through training. Its schedule sets, at each
+// step, the fraction f of the final sparsity reached: oneshot f = 1 from
+// the start; iterative f = i/rounds in round i (equal stretches of the
+// steps, the keep rate going keep^(i/rounds)); gradual (Zhu & Gupta 2017,
+// tfmot's PolynomialDecay from 0) f = 1 − (1 − t/T)³ over the first T =
+// ramp·steps steps, updated every `every` steps.
+type Prune struct {
+	spec     compress.Spec
+	steps    int // total optimizer steps of the run
+	schedule string
+	rounds   int
+	every    int
+	ramp     float64
+
+	keep   map[string]float64 // final keep rate per pruned tensor
+	masks  [][]bool           // per tensor in checkpoint order
+	frac   float64            // fraction of the final sparsity in force
+	active bool
+}
+
+// NewPrune builds the constraint for a prune spec over a run of steps
+// optimizer steps.
+func NewPrune(s compress.Spec, steps int) (*Prune, error) {
+	if s.Name != "prune" {
+		return nil, fmt.Errorf("%s: only prune passes are held during training here", s.Name)
+	}
+	switch s.Args["method"] {
+	case "magnitude", "neuron":
+	default:
+		return nil, fmt.Errorf("prune: method=%s cannot be held during training (want magnitude or neuron)", s.Args["method"])
+	}
+	p := &Prune{spec: s, steps: steps, schedule: "oneshot", rounds: 3, every: 100, ramp: 0.7, keep: map[string]float64{}}
+	if v := s.Args["schedule"]; v != "" {
+		p.schedule = v
+	}
+	if v := s.Args["rounds"]; v != "" {
+		p.rounds, _ = strconv.Atoi(v)
+	}
+	if v := s.Args["every"]; v != "" {
+		p.every, _ = strconv.Atoi(v)
+	}
+	if v := s.Args["ramp"]; v != "" {
+		p.ramp, _ = strconv.ParseFloat(v, 64)
+	}
+	names := strings.Split(s.Args["layers"], "/")
+	if s.Args["method"] == "neuron" {
+		names = []string{"w1", "b1", "w2"}
+	}
+	for _, n := range names {
+		p.keep[n] = keepOf(s, n)
+	}
+	return p, nil
+}
+
+// keepOf reads a tensor's final keep rate from the spec.
+func keepOf(s compress.Spec, name string) float64 {
+	v := s.Args["keep"]
+	if !strings.Contains(v, ":") {
+		x, _ := strconv.ParseFloat(v, 64)
+		return x
+	}
+	for _, item := range strings.Split(v, "/") {
+		n, val, _ := strings.Cut(item, ":")
+		if n == name {
+			x, _ := strconv.ParseFloat(val, 64)
+			return x
+		}
+	}
+	return 1
+}
+
+// Fraction returns the fraction of the final sparsity the schedule asks
+// for after step optimizer steps.
+func (p *Prune) Fraction(step int) float64 {
+	switch p.schedule {
+	case "iterative":
+		round := min(p.rounds, 1+step*p.rounds/max(1, p.steps))
+		return float64(round) / float64(p.rounds)
+	case "gradual":
+		T := math.Max(1, p.ramp*float64(p.steps))
+		t := float64(step - step%p.every) // updated every `every` steps
+		return 1 - math.Pow(1-math.Min(1, t/T), 3)
+	default:
+		return 1
+	}
+}
+
+// KeepAt returns a tensor's keep rate in force at a fraction f of the
+// final sparsity: sparsity f·(1 − keep).
+func KeepAt(keep, f float64) float64 { return 1 - f*(1-keep) }
+
+// Project recomputes the masks from the shadow weights whenever the
+// schedule's fraction changes (pruned entries are zero there, so they rank
+// last and stay pruned), then copies shadow into dst with the masks applied.
+func (p *Prune) Project(shadow, dst *model.Params, step int) {
+	if f := p.Fraction(step); !p.active || f != p.frac {
+		p.frac, p.active = f, true
+		p.masks = p.masksAt(shadow, f)
+	}
+	for k, t := range shadow.Tensors() {
+		d := dst.Tensors()[k]
+		copy(d.Data, t.Data)
+		if m := p.masks[k]; m != nil {
+			for i, pruned := range m {
+				if pruned {
+					d.Data[i] = 0
+				}
+			}
+		}
+	}
+}
+
+// masksAt computes the masks at fraction f of the final sparsity.
+func (p *Prune) masksAt(shadow *model.Params, f float64) [][]bool {
+	s := compress.Spec{Name: p.spec.Name, Args: map[string]string{}}
+	for k, v := range p.spec.Args {
+		s.Args[k] = v
+	}
+	var parts []string
+	for n, k := range p.keep {
+		parts = append(parts, n+":"+strconv.FormatFloat(KeepAt(k, f), 'g', -1, 64))
+	}
+	sort.Strings(parts)
+	if s.Args["method"] == "neuron" || s.Args["scope"] == "global" {
+		s.Args["keep"] = strconv.FormatFloat(KeepAt(p.keep[firstKey(p.keep)], f), 'g', -1, 64)
+	} else {
+		s.Args["keep"] = strings.Join(parts, "/")
+	}
+	m, err := compress.PruneMasks(shadow, s)
+	if err != nil {
+		panic("retrain: " + err.Error()) // the spec was validated when built
+	}
+	out := make([][]bool, len(model.TensorNames))
+	for k, n := range model.TensorNames {
+		out[k] = m[n]
+	}
+	return out
+}
+
+func firstKey(m map[string]float64) string {
+	for k := range m {
+		return k
+	}
+	return ""
+}
+
+// Held returns the current masks.
+func (p *Prune) Held() [][]bool { return p.masks }
+
+// Schedule describes the schedule for records.
+func (p *Prune) Schedule() map[string]string {
+	d := map[string]string{"schedule": p.schedule, "steps": strconv.Itoa(p.steps)}
+	switch p.schedule {
+	case "iterative":
+		d["rounds"] = strconv.Itoa(p.rounds)
+	case "gradual":
+		d["every"], d["ramp"] = strconv.Itoa(p.every), strconv.FormatFloat(p.ramp, 'g', -1, 64)
+	}
+	return d
+}

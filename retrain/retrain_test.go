@@ -1,0 +1,176 @@
+package retrain
+
+import (
+	"math"
+	"sync"
+	"testing"
+
+	"mnistc/compress"
+	"mnistc/data"
+	"mnistc/model"
+)
+
+func spec(t *testing.T, s string) compress.Spec {
+	t.Helper()
+	sp, err := compress.ParseSpec(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sp
+}
+
+// TestScheduleFractions checks each schedule's fraction of the final
+// sparsity against values worked by hand.
+func TestScheduleFractions(t *testing.T) {
+	one, _ := NewPrune(spec(t, "prune:keep=0.1"), 300)
+	it, _ := NewPrune(spec(t, "prune:keep=0.1,schedule=iterative,rounds=3"), 300)
+	gr, _ := NewPrune(spec(t, "prune:keep=0.1,schedule=gradual,every=10,ramp=0.5"), 100)
+	cases := []struct {
+		p    *Prune
+		step int
+		want float64
+	}{
+		{one, 0, 1}, {one, 299, 1},
+		{it, 0, 1.0 / 3}, {it, 99, 1.0 / 3}, {it, 100, 2.0 / 3}, {it, 199, 2.0 / 3}, {it, 200, 1}, {it, 300, 1},
+		// T = 50 steps; at t = 10: 1 − (1 − 10/50)³ = 1 − 0.512; t = 15 is still the t = 10 update.
+		{gr, 0, 0}, {gr, 10, 0.488}, {gr, 15, 0.488}, {gr, 40, 1 - 0.008}, {gr, 50, 1}, {gr, 99, 1},
+	}
+	for _, c := range cases {
+		if got := c.p.Fraction(c.step); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("%s at step %d: fraction %v, want %v", c.p.schedule, c.step, got, c.want)
+		}
+	}
+	if got := KeepAt(0.1, 0.5); math.Abs(got-0.55) > 1e-12 {
+		t.Errorf("KeepAt(0.1, 0.5) = %v, want 0.55", got)
+	}
+}
+
+var (
+	smallOnce                 sync.Once
+	smallCk                   model.Checkpoint
+	smallTr, smallVa, smallTe data.Set
+	smallErr                  error
+)
+
+// small trains one epoch on 3,000 real images once per test binary.
+func small(t *testing.T) (model.Checkpoint, data.Set, data.Set, data.Set) {
+	t.Helper()
+	smallOnce.Do(func() {
+		dir, err := data.DefaultDir()
+		if err != nil {
+			smallErr = err
+			return
+		}
+		full, test, err := data.Load(dir)
+		if err != nil {
+			smallErr = err
+			return
+		}
+		smallTr, smallVa, smallTe = full.Slice(0, 3000), full.Slice(3000, 3500), test
+		cfg := model.DefaultTrainConfig()
+		cfg.Epochs = 1
+		res, err := model.Train(cfg, smallTr, smallVa, model.Hooks{})
+		smallCk, smallErr = model.Checkpoint{Params: res.Params}, err
+	})
+	if smallErr != nil {
+		t.Fatal(smallErr)
+	}
+	return smallCk, smallTr, smallVa, smallTe
+}
+
+// recorder wraps a Prune and checks, after every projection, that each
+// tensor has exactly the scheduled number of non-zeros.
+type recorder struct {
+	*Prune
+	t      *testing.T
+	checks int
+}
+
+func (r *recorder) Project(shadow, dst *model.Params, step int) {
+	r.Prune.Project(shadow, dst, step)
+	f := r.Fraction(step)
+	for _, tt := range dst.Tensors() {
+		k, pruned := r.keep[tt.Name]
+		if !pruned {
+			continue
+		}
+		nz := 0
+		for _, v := range tt.Data {
+			if v != 0 {
+				nz++
+			}
+		}
+		if want := compress.KeepCount(KeepAt(k, f), len(tt.Data)); nz != want {
+			r.t.Fatalf("step %d (fraction %.3f): %s has %d non-zeros, want %d", step, f, tt.Name, nz, want)
+		}
+	}
+	r.checks++
+}
+
+// TestGradualHitsEverySparsity: through a gradual schedule the projected
+// weights have exactly the scheduled number of non-zeros at every step.
+func TestGradualHitsEverySparsity(t *testing.T) {
+	ck, tr, va, _ := small(t)
+	cfg := DefaultTrain()
+	cfg.Epochs = 1
+	steps := (tr.Len() + cfg.Batch - 1) / cfg.Batch
+	p, err := NewPrune(spec(t, "prune:keep=0.2,schedule=gradual,every=10,ramp=0.8"), steps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &recorder{Prune: p, t: t}
+	if _, err := model.FineTune(ck.Params, cfg, r, tr, va, model.Hooks{}); err != nil {
+		t.Fatal(err)
+	}
+	if r.checks != steps+1 {
+		t.Errorf("%d projections checked, want %d", r.checks, steps+1)
+	}
+}
+
+// TestRetrainingRecovers: pruning to keep 0.03 and fine-tuning one epoch
+// recovers at least half of what pruning without retraining loses, and the saved
+// weights keep exactly the kept count; neuron pruning yields the smaller net.
+func TestRetrainingRecovers(t *testing.T) {
+	ck, tr, va, te := small(t)
+	cfg := DefaultTrain()
+	cfg.Epochs = 1
+	out, rec, err := Run(ck, Config{Train: cfg, Pass: "prune:keep=0.03,scope=global"}, tr, va, te, model.Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lost, won := rec.AccBefore-rec.AccNoRetrain, rec.AccAfter-rec.AccNoRetrain; lost < 0.03 || won < lost/2 {
+		t.Errorf("keep 0.03: %.4f before, %.4f without retraining, %.4f after; want a loss of ≥ 3 pp, half of it recovered",
+			rec.AccBefore, rec.AccNoRetrain, rec.AccAfter)
+	}
+	nz := 0
+	for _, v := range append(out.Params.W1.Data, out.Params.W2.Data...) {
+		if v != 0 {
+			nz++
+		}
+	}
+	if want := compress.KeepCount(0.03, len(out.Params.W1.Data)+len(out.Params.W2.Data)); nz != want {
+		t.Errorf("saved weights: %d non-zeros, want %d", nz, want)
+	}
+	t.Logf("keep 0.03 global: before %.4f, no retraining %.4f, after %.4f", rec.AccBefore, rec.AccNoRetrain, rec.AccAfter)
+	nout, nrec, err := Run(ck, Config{Train: cfg, Pass: "prune:keep=0.25,method=neuron"}, tr, va, te, model.Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nout.Params.Hidden() != 32 || nrec.Hidden != 32 || nrec.AccAfter <= nrec.AccNoRetrain {
+		t.Errorf("neuron keep 0.25: hidden %d, %.4f → %.4f; want 32 units and a gain", nout.Params.Hidden(), nrec.AccNoRetrain, nrec.AccAfter)
+	}
+}
+
+func TestCheck(t *testing.T) {
+	for pass, bad := range map[string]bool{
+		"prune:keep=0.1,schedule=gradual": false, "prune:keep=0.5,method=neuron,schedule=iterative": false,
+		"quantize:bits=4": true, "prune:keep=0.1,method=random,schedule=oneshot": true, "prune:keep=0.1,every=5": true,
+	} {
+		if err := Check(pass); (err != nil) != bad {
+			t.Errorf("Check(%s) = %v", pass, err)
+		}
+	}
+	if _, err := compress.Build([]string{"prune:keep=0.1,schedule=gradual"}); err == nil {
+		t.Error("post-training compress accepted a schedule")
+	}
+}
