@@ -164,7 +164,9 @@ func TestRetrainingRecovers(t *testing.T) {
 func TestCheck(t *testing.T) {
 	for pass, bad := range map[string]bool{
 		"prune:keep=0.1,schedule=gradual": false, "prune:keep=0.5,method=neuron,schedule=iterative": false,
-		"quantize:bits=4": true, "prune:keep=0.1,method=random,schedule=oneshot": true, "prune:keep=0.1,every=5": true,
+		"quantize:bits=4": false, "clip:std=3": false, "quantize:bits=4,scheme=kmeans": true, "quantize:bits=4,range=mse": true,
+		"quantize:bits=16": true, "actquant:bits=4": true,
+		"prune:keep=0.1,method=random,schedule=oneshot": true, "prune:keep=0.1,every=5": true,
 	} {
 		if err := Check(pass); (err != nil) != bad {
 			t.Errorf("Check(%s) = %v", pass, err)
@@ -172,5 +174,56 @@ func TestCheck(t *testing.T) {
 	}
 	if _, err := compress.Build([]string{"prune:keep=0.1,schedule=gradual"}); err == nil {
 		t.Error("post-training compress accepted a schedule")
+	}
+}
+
+// TestQuantizeInTheLoop: quantization-aware training saves weights with at
+// most 2^b − 1 levels per channel that the post-training pass leaves
+// unchanged, and recovers accuracy that post-training 2-bit loses;
+// clipping in the loop keeps every weight within the threshold.
+func TestQuantizeInTheLoop(t *testing.T) {
+	ck, tr, va, te := small(t)
+	cfg := DefaultTrain()
+	cfg.Epochs = 1
+	pass := "quantize:bits=2,granularity=channel"
+	out, rec, err := Run(ck, Config{Train: cfg, Pass: pass}, tr, va, te, model.Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.AccAfter <= rec.AccNoRetrain {
+		t.Errorf("2-bit per channel: %.4f post-training, %.4f after QAT; want a gain", rec.AccNoRetrain, rec.AccAfter)
+	}
+	ps, _ := compress.Build([]string{pass})
+	again, err := ps[0].Apply(compress.State{Params: out.Params}, compress.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"w1", "w2"} {
+		a, b := out.Params.Get(name).Data, again.Params.Get(name).Data
+		for i := range a {
+			if math.Abs(float64(a[i]-b[i])) > 1e-6 {
+				t.Fatalf("%s[%d]: QAT weight %v re-quantized to %v", name, i, a[i], b[i])
+			}
+		}
+		cols := out.Params.Get(name).Shape[1]
+		for c := 0; c < cols; c++ {
+			levels := map[float32]bool{}
+			for i := c; i < len(a); i += cols {
+				levels[a[i]] = true
+			}
+			if len(levels) > 3 {
+				t.Fatalf("%s column %d: %d levels, want ≤ 3 at 2 bits", name, c, len(levels))
+			}
+		}
+	}
+	t.Logf("2-bit per channel: before %.4f, post-training %.4f, QAT %.4f", rec.AccBefore, rec.AccNoRetrain, rec.AccAfter)
+	cl, _, err := Run(ck, Config{Train: cfg, Pass: "clip:threshold=0.05"}, tr, va, te, model.Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range append(cl.Params.W1.Data, cl.Params.W2.Data...) {
+		if math.Abs(float64(v)) > 0.05+1e-7 {
+			t.Fatalf("clip in the loop left %v", v)
+		}
 	}
 }

@@ -51,13 +51,13 @@ type Record struct {
 // val is the validation split (per-epoch figures); train the images to
 // fine-tune on.
 func Run(ck model.Checkpoint, cfg Config, train, val, test data.Set, hooks model.Hooks) (model.Checkpoint, Record, error) {
-	spec, err := loopSpec(cfg.Pass)
+	spec, err := compress.ParseSpec(cfg.Pass)
 	if err != nil {
 		return model.Checkpoint{}, Record{}, err
 	}
 	batch := min(cfg.Train.Batch, train.Len())
 	steps := cfg.Train.Epochs * ((train.Len() + batch - 1) / max(1, batch))
-	c, err := NewPrune(spec, steps)
+	c, schedule, err := constraintFor(spec, steps)
 	if err != nil {
 		return model.Checkpoint{}, Record{}, err
 	}
@@ -80,7 +80,7 @@ func Run(ck model.Checkpoint, cfg Config, train, val, test data.Set, hooks model
 		return model.Checkpoint{}, Record{}, err
 	}
 	final := res.Params
-	if spec.Args["method"] == "neuron" {
+	if spec.Name == "prune" && spec.Args["method"] == "neuron" {
 		// The held units are exactly zero; drop them for a genuinely smaller
 		// network (equal outputs: compress tests it).
 		st, err := passes[0].Apply(compress.State{Params: final}, compress.Env{})
@@ -90,13 +90,13 @@ func Run(ck model.Checkpoint, cfg Config, train, val, test data.Set, hooks model
 		final = st.Params
 	}
 	after := model.Evaluate(final, test, nil)
-	ts := compress.Measure(compress.State{Params: final})
+	ts := compress.Measure(compress.State{Params: final, Enc: noRetrain.State.Enc})
 	size, _, _ := compress.Totals(ts)
 	var secs float64
 	for _, s := range res.Seconds {
 		secs += s
 	}
-	rec := Record{Pass: spec.Name, Spec: spec.String(), Schedule: c.Schedule(), Train: res.Config,
+	rec := Record{Pass: spec.Name, Spec: spec.String(), Schedule: schedule, Train: res.Config,
 		AccBefore: before.Accuracy, AccNoRetrain: noRetrain.Records[0].AccAfter, AccAfter: after.Accuracy,
 		DeltaPP: 100 * (after.Accuracy - before.Accuracy), CorrectAfter: after.Correct, LossAfter: after.Loss,
 		Hidden: final.Hidden(), Tensors: ts, SizeBytes: size, Ratio: float64(4*ck.Params.Count()) / float64(max(1, size)),
@@ -109,22 +109,27 @@ func Run(ck model.Checkpoint, cfg Config, train, val, test data.Set, hooks model
 
 // Check validates a pass spec for training in the loop before any work.
 func Check(pass string) error {
-	spec, err := loopSpec(pass)
+	spec, err := compress.ParseSpec(pass)
 	if err != nil {
 		return err
 	}
-	_, err = NewPrune(spec, 1)
+	_, _, err = constraintFor(spec, 1)
 	return err
 }
 
-// loopSpec parses a spec that training can hold in the loop.
-func loopSpec(pass string) (compress.Spec, error) {
-	spec, err := compress.ParseSpec(pass)
+// constraintFor builds the constraint that holds spec through a run of
+// steps optimizer steps, and describes its schedule.
+func constraintFor(spec compress.Spec, steps int) (model.Constraint, map[string]string, error) {
+	if spec.Name == "prune" {
+		p, err := NewPrune(spec, steps)
+		if err != nil {
+			return nil, nil, err
+		}
+		return p, p.Schedule(), nil
+	}
+	c, err := newPassConstraint(spec)
 	if err != nil {
-		return compress.Spec{}, err
+		return nil, nil, err
 	}
-	if spec.Name != "prune" {
-		return compress.Spec{}, fmt.Errorf("pass %s: training with it in the loop is not built yet (prune is)", spec.Name)
-	}
-	return spec, nil
+	return c, map[string]string{"schedule": "every step", "steps": fmt.Sprint(steps)}, nil
 }

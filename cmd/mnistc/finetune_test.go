@@ -44,7 +44,7 @@ func TestFinetuneCommand(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"finetune", "--model", in, "--pass", "quantize:bits=4", "--out", out}, "not built yet"},
+		{[]string{"finetune", "--model", in, "--pass", "actquant:bits=4", "--out", out}, "not built yet"},
 		{[]string{"finetune", "--model", in, "--pass", "prune:keep=0.1,rounds=2", "--out", out}, "rounds applies to schedule=iterative"},
 		{[]string{"finetune", "--model", in, "--out", out}, "--pass is required"},
 		{[]string{"compress", "--model", in, "--pass", "prune:keep=0.1,schedule=gradual", "--out", out}, "applies when training"},
