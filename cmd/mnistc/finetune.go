@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"time"
 
 	"mnistc/model"
 	"mnistc/retrain"
@@ -54,15 +53,7 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	bar := newProgress(stderr, *quiet)
-	hooks := model.Hooks{
-		Batch: func(ep, b, n int) { bar.update(fmt.Sprintf("epoch %d/%d", ep, cfg.Epochs), b, n) },
-		Epoch: func(s model.EpochStats, el time.Duration) {
-			bar.clear()
-			fmt.Fprintf(stderr, "epoch %2d  train loss %.4f  train acc %.4f  val acc %s  %.2fs\n",
-				s.Epoch, s.TrainLoss, s.TrainAccuracy, valText(s, val.Len()), el.Seconds())
-		},
-	}
+	hooks := epochHooks(stderr, *quiet, cfg.Epochs, val.Len(), nil)
 	outCk, rec, err := retrain.Run(ck, retrain.Config{Train: cfg, Pass: *pass}, train, val, test, hooks)
 	if err != nil {
 		return err

@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"mnistc/model"
 )
 
 // progress draws a one-line bar on a terminal; it is silent otherwise.
@@ -43,4 +45,29 @@ func (p *progress) clear() {
 	if p.on {
 		fmt.Fprintf(p.w, "\r%s\r", strings.Repeat(" ", 79))
 	}
+}
+
+// epochHooks draws the batch progress bar and prints one line per epoch
+// (loss, accuracy, validation accuracy, seconds) on stderr; after, if
+// set, also runs after each epoch line.
+func epochHooks(stderr io.Writer, quiet bool, epochs, valImages int, after func()) model.Hooks {
+	bar := newProgress(stderr, quiet)
+	return model.Hooks{
+		Batch: func(ep, b, n int) { bar.update(fmt.Sprintf("epoch %d/%d", ep, epochs), b, n) },
+		Epoch: func(s model.EpochStats, el time.Duration) {
+			if after != nil {
+				after()
+			}
+			bar.clear()
+			fmt.Fprintf(stderr, "epoch %2d  train loss %.4f  train acc %.4f  val acc %s  %.2fs\n",
+				s.Epoch, s.TrainLoss, s.TrainAccuracy, valText(s, valImages), el.Seconds())
+		},
+	}
+}
+
+func valText(s model.EpochStats, n int) string {
+	if n == 0 {
+		return "  —   "
+	}
+	return fmt.Sprintf("%.4f", s.ValAccuracy)
 }

@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"time"
 
 	"mnistc/model"
 )
@@ -56,17 +55,8 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "training 784-%d-10 on %d images (validation %d), %d epochs, batch %d, lr %g, seed %d, BLAS %s\n",
 		cfg.Hidden, train.Len(), val.Len(), cfg.Epochs, cfg.Batch, cfg.LR, cfg.Seed, model.Backend())
-	bar := newProgress(stderr, *quiet)
 	var rss []float64
-	hooks := model.Hooks{
-		Batch: func(ep, b, n int) { bar.update(fmt.Sprintf("epoch %d/%d", ep, cfg.Epochs), b, n) },
-		Epoch: func(s model.EpochStats, el time.Duration) {
-			rss = append(rss, memMB("VmRSS"))
-			bar.clear()
-			fmt.Fprintf(stderr, "epoch %2d  train loss %.4f  train acc %.4f  val acc %s  %.2fs\n",
-				s.Epoch, s.TrainLoss, s.TrainAccuracy, valText(s, val.Len()), el.Seconds())
-		},
-	}
+	hooks := epochHooks(stderr, *quiet, cfg.Epochs, val.Len(), func() { rss = append(rss, memMB("VmRSS")) })
 	res, err := model.Train(cfg, train, val, hooks)
 	if err != nil {
 		return err
@@ -84,13 +74,6 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "test accuracy %.4f (%d/%d correct), test loss %.4f; saved %s\n", r.Accuracy, r.Correct, r.Total, r.Loss, *out)
 	return nil
-}
-
-func valText(s model.EpochStats, n int) string {
-	if n == 0 {
-		return "  —   "
-	}
-	return fmt.Sprintf("%.4f", s.ValAccuracy)
 }
 
 // memMB reads a memory figure (VmRSS, VmHWM) of this process in MB from
