@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"slices"
 	"sort"
 
 	"mnistc/model"
@@ -156,15 +157,32 @@ func PruneMasks(p *model.Params, s Spec) (map[string][]bool, error) {
 func KeepCount(r float64, n int) int { return int(math.Round(r * float64(n))) }
 
 // byMagnitude returns the indices of v ordered by |v| descending, ties by
-// index ascending (so which of equal weights survive is deterministic).
+// index ascending (so which of equal weights survive is deterministic). It
+// sorts (|v|, index) keys with pdqsort: a total order, so no stable sort is
+// needed, and several times faster than sorting indices through a closure
+// (training-time pruning re-ranks every mask update).
 func byMagnitude(v []float32) []int {
-	idx := make([]int, len(v))
-	for i := range idx {
-		idx[i] = i
+	type key struct {
+		abs float32
+		i   int32
 	}
-	sort.SliceStable(idx, func(a, b int) bool {
-		return math.Abs(float64(v[idx[a]])) > math.Abs(float64(v[idx[b]]))
+	keys := make([]key, len(v))
+	for i, x := range v {
+		keys[i] = key{float32(math.Abs(float64(x))), int32(i)}
+	}
+	slices.SortFunc(keys, func(p, q key) int {
+		switch {
+		case p.abs > q.abs:
+			return -1
+		case p.abs < q.abs:
+			return 1
+		}
+		return int(p.i - q.i)
 	})
+	idx := make([]int, len(v))
+	for j, k := range keys {
+		idx[j] = int(k.i)
+	}
 	return idx
 }
 

@@ -18,8 +18,41 @@ type Constraint interface {
 	// Held reports, per tensor in checkpoint order (a nil entry: none), the
 	// entries held at zero: after every step their gradient, Adam moments
 	// and shadow value are zero, so a pruned weight stays pruned and the
-	// optimizer's history cannot revive it.
+	// optimizer's history cannot revive it. Held returns the same slices
+	// until the masks change, and new slices when they do: the trainer
+	// clears moments and shadow values only then (with a zero gradient,
+	// Adam keeps zeros at zero).
 	Held() [][]bool
+}
+
+// TrainConstrained trains a fresh network like Train, with the constraint
+// c held from the first step (the article's §4 flow: the compression
+// "layers" are in the model while it trains).
+func TrainConstrained(cfg TrainConfig, c Constraint, train, val data.Set, hooks Hooks) (TrainResult, error) {
+	if err := cfg.Validate(); err != nil {
+		return TrainResult{}, err
+	}
+	if train.Len() == 0 {
+		return TrainResult{}, fmt.Errorf("training set is empty")
+	}
+	cfg.TrainImages, cfg.ValImages = train.Len(), val.Len()
+	rng := rand.New(rand.NewSource(cfg.Seed))
+	p := InitGlorot(cfg.Hidden, rng)
+	shadow := constrainStart(&p, c)
+	res, err := fitWith(&p, shadow, c, cfg, train, val, rng, hooks)
+	res.Params, res.Config = p, cfg
+	return res, err
+}
+
+// constrainStart makes the shadow copy and the first projection.
+func constrainStart(p *Params, c Constraint) *Params {
+	if c == nil {
+		return nil
+	}
+	s := p.Clone()
+	c.Project(&s, p, 0)
+	holdShadow(&s, c.Held())
+	return &s
 }
 
 // FineTune continues training start with the recipe cfg (the hidden width
@@ -35,13 +68,7 @@ func FineTune(start Params, cfg TrainConfig, c Constraint, train, val data.Set, 
 	}
 	cfg.TrainImages, cfg.ValImages = train.Len(), val.Len()
 	p := start.Clone()
-	var shadow *Params
-	if c != nil {
-		s := start.Clone()
-		shadow = &s
-		c.Project(shadow, &p, 0)
-		holdShadow(shadow, c.Held())
-	}
+	shadow := constrainStart(&p, c)
 	rng := rand.New(rand.NewSource(cfg.Seed))
 	res, err := fitWith(&p, shadow, c, cfg, train, val, rng, hooks)
 	res.Params, res.Config = p, cfg
@@ -63,4 +90,18 @@ func zeroWhere(v []float32, mask []bool) {
 			v[i] = 0
 		}
 	}
+}
+
+// sameMasks reports whether a and b are the same mask slices (identity,
+// not contents: see Constraint.Held).
+func sameMasks(a, b [][]bool) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k := range a {
+		if len(a[k]) != len(b[k]) || (len(a[k]) > 0 && &a[k][0] != &b[k][0]) {
+			return false
+		}
+	}
+	return true
 }

@@ -110,6 +110,8 @@ type trainer struct {
 	p, shadow *Params
 	c         Constraint
 	steps     int
+	lastHeld  [][]bool    // the masks whose moments and shadow were last cleared
+	keepF     [][]float32 // lastHeld as 0/1 multipliers: held gradients zeroed without branches
 }
 
 // newTrainer builds the graphs for batches of cfg.Batch (capped at n) over p.
@@ -154,20 +156,46 @@ func (t *trainer) step(s data.Set, idx []int) (float64, int, error) {
 	if t.c == nil {
 		t.opt.Step(t.weights, g)
 	} else {
-		held := t.c.Held()
-		for k := range g {
-			if k < len(held) {
-				zeroWhere(g[k], held[k])
+		for k, f := range t.keepF {
+			if f != nil {
+				gk := g[k][:len(f)]
+				for i := range f {
+					gk[i] *= f[i]
+				}
 			}
 		}
 		t.opt.Step(t.weights, g)
-		t.opt.hold(held)
-		holdShadow(t.shadow, held)
 		t.steps++
 		t.c.Project(t.shadow, t.p, t.steps)
+		if held := t.c.Held(); !sameMasks(held, t.lastHeld) {
+			// New masks: clear what they newly hold. From then on a zero
+			// gradient keeps moments, shadow and weight at exactly zero.
+			// (The projection has already applied them to p.)
+			t.opt.hold(held)
+			holdShadow(t.shadow, held)
+			t.setHeld(held)
+		}
 	}
 	tg.vm.Reset()
 	return cost, correct, nil
+}
+
+// setHeld records the masks in force and their 0/1 multipliers.
+func (t *trainer) setHeld(held [][]bool) {
+	t.lastHeld = held
+	t.keepF = make([][]float32, len(held))
+	for k, h := range held {
+		if h == nil {
+			continue
+		}
+		f := make([]float32, len(h))
+		for i, x := range h {
+			if !x {
+				f[i] = 1
+			}
+		}
+		t.keepF[k] = f
+	}
 }
 
 // constrain makes the optimizer update shadow and project it into the
@@ -200,6 +228,7 @@ func fitWith(p, shadow *Params, c Constraint, cfg TrainConfig, train, val data.S
 	defer tr.close()
 	if c != nil {
 		tr.constrain(shadow, c)
+		tr.setHeld(c.Held()) // constrainStart cleared the shadow under these
 	}
 	perm := make([]int, n)
 	for i := range perm {

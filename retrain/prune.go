@@ -105,15 +105,20 @@ func KeepAt(keep, f float64) float64 { return 1 - f*(1-keep) }
 // Project recomputes the masks from the shadow weights whenever the
 // schedule's fraction changes (pruned entries are zero there, so they rank
 // last and stay pruned), then copies shadow into dst with the masks applied.
+// It relies on the trainer's contract (model.Constraint.Held): between mask
+// changes the held shadow entries stay exactly zero.
 func (p *Prune) Project(shadow, dst *model.Params, step int) {
+	changed := false
 	if f := p.Fraction(step); !p.active || f != p.frac {
-		p.frac, p.active = f, true
+		p.frac, p.active, changed = f, true, true
 		p.masks = p.masksAt(shadow, f)
 	}
 	for k, t := range shadow.Tensors() {
 		d := dst.Tensors()[k]
 		copy(d.Data, t.Data)
-		if m := p.masks[k]; m != nil {
+		// Between mask changes the trainer keeps held shadow entries at
+		// exactly zero, so the copy is already masked.
+		if m := p.masks[k]; m != nil && changed {
 			for i, pruned := range m {
 				if pruned {
 					d.Data[i] = 0
