@@ -92,9 +92,9 @@ func zeroWhere(v []float32, mask []bool) {
 	}
 }
 
-// sameMasks reports whether a and b are the same mask slices (identity,
+// SameMasks reports whether a and b are the same mask slices (identity,
 // not contents: see Constraint.Held).
-func sameMasks(a, b [][]bool) bool {
+func SameMasks(a, b [][]bool) bool {
 	if len(a) != len(b) {
 		return false
 	}

@@ -167,7 +167,7 @@ func (t *trainer) step(s data.Set, idx []int) (float64, int, error) {
 		t.opt.Step(t.weights, g)
 		t.steps++
 		t.c.Project(t.shadow, t.p, t.steps)
-		if held := t.c.Held(); !sameMasks(held, t.lastHeld) {
+		if held := t.c.Held(); !SameMasks(held, t.lastHeld) {
 			// New masks: clear what they newly hold. From then on a zero
 			// gradient keeps moments, shadow and weight at exactly zero.
 			// (The projection has already applied them to p.)

@@ -2,17 +2,19 @@ package retrain
 
 import (
 	"fmt"
+	"strings"
 
 	"mnistc/compress"
 	"mnistc/data"
 	"mnistc/model"
 )
 
-// Config is a fine-tuning run: the recipe (epochs, batch, lr, seed; the
-// hidden width comes from the checkpoint) and the pass held in the loop.
+// Config is a run with passes held in the loop: the recipe (epochs,
+// batch, lr, seed; for fine-tuning the hidden width comes from the
+// checkpoint) and the passes, applied in order at every step.
 type Config struct {
-	Train model.TrainConfig `json:"train"`
-	Pass  string            `json:"pass"`
+	Train  model.TrainConfig `json:"train"`
+	Passes []string          `json:"passes"`
 }
 
 // DefaultTrain is the fine-tuning recipe: the article's Adam (lr 1e-3,
@@ -25,15 +27,15 @@ func DefaultTrain() model.TrainConfig {
 	return c
 }
 
-// Record is what fine-tuning a checkpoint under a pass did.
+// Record is what a run with passes in the loop did.
 type Record struct {
-	Pass      string            `json:"pass"`
-	Spec      string            `json:"spec"`
-	Schedule  map[string]string `json:"schedule"`
-	Train     model.TrainConfig `json:"train"`
-	AccBefore float64           `json:"acc_before"` // the checkpoint as given
-	// AccNoRetrain is the same pass applied after training, without
-	// fine-tuning: what retraining is measured against.
+	Spec      string              `json:"spec"` // the chain, canonical specs joined by " → "
+	Schedules []map[string]string `json:"schedules"`
+	Train     model.TrainConfig   `json:"train"`
+	// AccBefore is the checkpoint as given (fine-tuning; 0 when training
+	// from scratch); AccNoRetrain the same passes applied after training
+	// without fine-tuning: what training in the loop is measured against.
+	AccBefore    float64                `json:"acc_before"`
 	AccNoRetrain float64                `json:"acc_no_retrain"`
 	AccAfter     float64                `json:"acc_after"`
 	DeltaPP      float64                `json:"delta_pp"` // after − before
@@ -47,31 +49,16 @@ type Record struct {
 	Seconds      float64                `json:"train_seconds"`
 }
 
-// Run fine-tunes ck under the pass and evaluates before and after on test.
-// val is the validation split (per-epoch figures); train the images to
-// fine-tune on.
+// Run fine-tunes ck with the passes in the loop and evaluates before and
+// after on test. val is the validation split (per-epoch figures and
+// calibration), train the images to fine-tune on.
 func Run(ck model.Checkpoint, cfg Config, train, val, test data.Set, hooks model.Hooks) (model.Checkpoint, Record, error) {
-	spec, err := compress.ParseSpec(cfg.Pass)
-	if err != nil {
-		return model.Checkpoint{}, Record{}, err
-	}
-	batch := min(cfg.Train.Batch, train.Len())
-	steps := cfg.Train.Epochs * ((train.Len() + batch - 1) / max(1, batch))
-	c, schedule, err := constraintFor(spec, steps)
+	c, scheds, post, err := prepare(cfg, train)
 	if err != nil {
 		return model.Checkpoint{}, Record{}, err
 	}
 	before := model.Evaluate(ck.Params, test, nil)
-	post := spec
-	delete(post.Args, "schedule")
-	delete(post.Args, "rounds")
-	delete(post.Args, "every")
-	delete(post.Args, "ramp")
-	passes, err := compress.Build([]string{post.String()})
-	if err != nil {
-		return model.Checkpoint{}, Record{}, err
-	}
-	noRetrain, err := compress.Run(ck, passes, compress.Env{Calib: val, Before: &before}, test)
+	noRetrain, err := compress.Run(ck, post, compress.Env{Calib: val, Before: &before}, test)
 	if err != nil {
 		return model.Checkpoint{}, Record{}, err
 	}
@@ -79,41 +66,120 @@ func Run(ck model.Checkpoint, cfg Config, train, val, test data.Set, hooks model
 	if err != nil {
 		return model.Checkpoint{}, Record{}, err
 	}
-	final := res.Params
-	if spec.Name == "prune" && spec.Args["method"] == "neuron" {
-		// The held units are exactly zero; drop them for a genuinely smaller
-		// network (equal outputs: compress tests it).
-		st, err := passes[0].Apply(compress.State{Params: final}, compress.Env{})
-		if err != nil {
-			return model.Checkpoint{}, Record{}, err
+	out, rec, err := finish(res, post, noRetrain, test, 4*ck.Params.Count())
+	rec.Schedules, rec.AccBefore = scheds, before.Accuracy
+	rec.DeltaPP = 100 * (rec.AccAfter - before.Accuracy)
+	out.Meta = mergeMeta(ck.Meta, out.Meta)
+	return out, rec, err
+}
+
+// Train trains a fresh network with the passes in the loop from the first
+// step: the article's §4 flow. AccNoRetrain is the same passes applied
+// after training; the plain-trained reference is trained here too.
+func Train(cfg Config, train, val, test data.Set, hooks model.Hooks) (model.Checkpoint, Record, error) {
+	c, scheds, post, err := prepare(cfg, train)
+	if err != nil {
+		return model.Checkpoint{}, Record{}, err
+	}
+	res, err := model.TrainConstrained(cfg.Train, c, train, val, hooks)
+	if err != nil {
+		return model.Checkpoint{}, Record{}, err
+	}
+	out, rec, err := finish(res, post, compress.Result{}, test, 4*model.NewParams(cfg.Train.Hidden).Count())
+	rec.Schedules = scheds
+	return out, rec, err
+}
+
+// prepare validates the passes and builds their constraint and the
+// post-training equivalents (the same specs without the training keys).
+func prepare(cfg Config, train data.Set) (model.Constraint, []map[string]string, []compress.Pass, error) {
+	if len(cfg.Passes) == 0 {
+		return nil, nil, nil, fmt.Errorf("no pass to hold in the loop")
+	}
+	batch := max(1, min(cfg.Train.Batch, train.Len()))
+	steps := cfg.Train.Epochs * ((train.Len() + batch - 1) / batch)
+	c, scheds, err := Constraints(cfg.Passes, steps)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var texts []string
+	for _, p := range cfg.Passes {
+		spec, _ := compress.ParseSpec(p)
+		for _, k := range []string{"schedule", "rounds", "every", "ramp"} {
+			delete(spec.Args, k)
 		}
-		final = st.Params
+		texts = append(texts, spec.String())
+	}
+	post, err := compress.Build(texts)
+	return c, scheds, post, err
+}
+
+// finish turns the trained weights into the saved network (a neuron-pruned
+// net loses its held units), evaluates it and builds the record.
+func finish(res model.TrainResult, post []compress.Pass, noRetrain compress.Result, test data.Set, origBytes int) (model.Checkpoint, Record, error) {
+	final := res.Params
+	var specs []string
+	enc := map[string]compress.Encoding{}
+	for _, p := range post {
+		s := p.Spec()
+		specs = append(specs, s.String())
+		if s.Name == "prune" && s.Args["method"] == "neuron" {
+			// The held units are exactly zero; dropping them gives the same
+			// outputs (compress tests it) from a genuinely smaller network.
+			st, err := p.Apply(compress.State{Params: final}, compress.Env{})
+			if err != nil {
+				return model.Checkpoint{}, Record{}, err
+			}
+			final = st.Params
+		}
+	}
+	if noRetrain.Records != nil {
+		enc = noRetrain.State.Enc
+	} else if st, err := applyAll(post, res.Params); err == nil {
+		enc = st.Enc
 	}
 	after := model.Evaluate(final, test, nil)
-	ts := compress.Measure(compress.State{Params: final, Enc: noRetrain.State.Enc})
+	ts := compress.Measure(compress.State{Params: final, Enc: enc})
 	size, _, _ := compress.Totals(ts)
 	var secs float64
 	for _, s := range res.Seconds {
 		secs += s
 	}
-	rec := Record{Pass: spec.Name, Spec: spec.String(), Schedule: schedule, Train: res.Config,
-		AccBefore: before.Accuracy, AccNoRetrain: noRetrain.Records[0].AccAfter, AccAfter: after.Accuracy,
-		DeltaPP: 100 * (after.Accuracy - before.Accuracy), CorrectAfter: after.Correct, LossAfter: after.Loss,
-		Hidden: final.Hidden(), Tensors: ts, SizeBytes: size, Ratio: float64(4*ck.Params.Count()) / float64(max(1, size)),
+	rec := Record{Spec: strings.Join(specs, " → "), Train: res.Config, AccAfter: after.Accuracy, CorrectAfter: after.Correct,
+		LossAfter: after.Loss, Hidden: final.Hidden(), Tensors: ts, SizeBytes: size, Ratio: float64(origBytes) / float64(max(1, size)),
 		History: res.History, Seconds: secs}
-	out := model.Checkpoint{Params: final, Meta: ck.Meta}
-	out.Meta.Train, out.Meta.History, out.Meta.Test = &res.Config, res.History, &after
-	out.Meta.Source = "mnistc finetune"
+	if noRetrain.Records != nil {
+		rec.AccNoRetrain = noRetrain.Records[len(noRetrain.Records)-1].AccAfter
+	}
+	out := model.Checkpoint{Params: final, Meta: model.Meta{Train: &res.Config, History: res.History, Test: &after,
+		Backend: model.Backend(), Source: "mnistc retrain"}}
 	return out, rec, nil
 }
 
-// Check validates a pass spec for training in the loop before any work.
-func Check(pass string) error {
-	spec, err := compress.ParseSpec(pass)
-	if err != nil {
-		return err
+// applyAll runs the post-training passes over p, for their encodings.
+func applyAll(post []compress.Pass, p model.Params) (compress.State, error) {
+	st := compress.State{Params: p}
+	for _, x := range post {
+		var err error
+		if st, err = x.Apply(st, compress.Env{}); err != nil {
+			return compress.State{}, err
+		}
 	}
-	_, _, err = constraintFor(spec, 1)
+	return st, nil
+}
+
+// mergeMeta keeps the input checkpoint's metadata and takes the run's
+// training config, history and test result.
+func mergeMeta(in, run model.Meta) model.Meta {
+	out := in
+	out.Train, out.History, out.Test, out.Backend = run.Train, run.History, run.Test, run.Backend
+	out.Source = "mnistc finetune"
+	return out
+}
+
+// Check validates the passes for training in the loop before any work.
+func Check(passes []string) error {
+	_, _, err := Constraints(passes, 1)
 	return err
 }
 

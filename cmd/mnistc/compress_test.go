@@ -4,13 +4,11 @@ import (
 	"bufio"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"mnistc/compress"
-	"mnistc/data"
 )
 
 // TestCompressCommand: compress writes OUT.npz and one JSON record per pass
@@ -18,11 +16,6 @@ import (
 // quantization included) gives exactly the correct_after it reports.
 func TestCompressCommand(t *testing.T) {
 	in, _ := trainSmall(t)
-	dir, err := data.DefaultDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	haveNumPy := exec.Command("/usr/bin/python3", "-c", "import numpy").Run() == nil
 	chains := [][]string{
 		{"quantize:bits=4,granularity=channel"},
 		{"prune:keep=0.3,scope=global", "quantize:bits=3,scheme=kmeans"},
@@ -54,17 +47,8 @@ func TestCompressCommand(t *testing.T) {
 			t.Fatalf("%v: %d records, want %d plus the total", chain, len(recs), len(chain))
 		}
 		final := recs[len(recs)-1]
-		if !haveNumPy {
-			continue
-		}
-		o, err := exec.Command("/usr/bin/python3", "../../scripts/numpy_eval.py", out, dir).CombinedOutput()
-		if err != nil {
-			t.Fatalf("numpy_eval.py: %v\n%s", err, o)
-		}
-		var np struct{ Correct, Hidden int }
-		json.Unmarshal(o, &np)
-		if np.Correct != final.CorrectAfter || np.Hidden != final.Hidden {
-			t.Errorf("%v: NumPy %d correct (hidden %d), mnistc correct_after %d (hidden %d)", chain, np.Correct, np.Hidden, final.CorrectAfter, final.Hidden)
+		if correct, hidden, _, ok := numpyEval(t, out); ok && (correct != final.CorrectAfter || hidden != final.Hidden) {
+			t.Errorf("%v: NumPy %d correct (hidden %d), mnistc correct_after %d (hidden %d)", chain, correct, hidden, final.CorrectAfter, final.Hidden)
 		}
 	}
 }

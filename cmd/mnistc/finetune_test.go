@@ -37,8 +37,8 @@ func TestFinetuneCommand(t *testing.T) {
 		}
 	}
 	want := compress.KeepCount(0.1, len(ck.Params.W1.Data)+len(ck.Params.W2.Data))
-	if nz != want || rec.Schedule["schedule"] != "gradual" || rec.CorrectAfter != ck.Meta.Test.Correct || len(ck.Meta.Passes) == 0 {
-		t.Errorf("saved %d non-zeros (want %d), schedule %v, correct %d vs checkpoint %d", nz, want, rec.Schedule, rec.CorrectAfter, ck.Meta.Test.Correct)
+	if nz != want || rec.Schedules[0]["schedule"] != "gradual" || rec.CorrectAfter != ck.Meta.Test.Correct || len(ck.Meta.Passes) == 0 {
+		t.Errorf("saved %d non-zeros (want %d), schedule %v, correct %d vs checkpoint %d", nz, want, rec.Schedules, rec.CorrectAfter, ck.Meta.Test.Correct)
 	}
 	for _, c := range []struct {
 		args []string
@@ -53,5 +53,40 @@ func TestFinetuneCommand(t *testing.T) {
 		if code != 2 || !strings.Contains(stderr, c.want) {
 			t.Errorf("%v: exit %d, %q; want exit 2 and %q", c.args, code, stderr, c.want)
 		}
+	}
+}
+
+// TestTrainWithPasses: `train --pass` (the article's §4 flow) trains with
+// prune and quantize held from the first step and saves weights that are
+// sparse and on the 4-bit grid; NumPy agrees with its correct count.
+func TestTrainWithPasses(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "s4.npz")
+	code, stdout, stderr := mnistc(t, "train", "--epochs", "1", "--limit", "3500", "--val", "500", "--out", out, "--json", "--quiet",
+		"--pass", "prune:keep=0.3,scope=global", "--pass", "quantize:bits=4,granularity=channel")
+	if code != 0 {
+		t.Fatalf("train --pass: exit %d: %s", code, stderr)
+	}
+	var rec retrain.Record
+	if err := json.Unmarshal([]byte(stdout), &rec); err != nil {
+		t.Fatal(err)
+	}
+	ck, err := model.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nz := 0
+	for _, v := range append(ck.Params.W1.Data, ck.Params.W2.Data...) {
+		if v != 0 {
+			nz++
+		}
+	}
+	if max := compress.KeepCount(0.3, len(ck.Params.W1.Data)+len(ck.Params.W2.Data)); nz > max || rec.CorrectAfter != ck.Meta.Test.Correct || rec.AccAfter < 0.5 {
+		t.Errorf("%d non-zeros (≤ %d wanted), correct %d vs checkpoint %d, accuracy %.4f", nz, max, rec.CorrectAfter, ck.Meta.Test.Correct, rec.AccAfter)
+	}
+	if correct, _, _, ok := numpyEval(t, out); ok && correct != rec.CorrectAfter {
+		t.Errorf("NumPy: %d correct; mnistc: %d", correct, rec.CorrectAfter)
+	}
+	if code, _, stderr := mnistc(t, "train", "--out", out, "--pass", "actquant:bits=4"); code != 2 || !strings.Contains(stderr, "not built yet") {
+		t.Errorf("train --pass actquant: exit %d, %q", code, stderr)
 	}
 }

@@ -106,31 +106,42 @@ func TestTrainThenEval(t *testing.T) {
 	}
 }
 
-// TestNumPyAgrees: NumPy's own forward pass on the checkpoint gives exactly
-// the correct count mnistc reports. Needs /usr/bin/python3 with NumPy
-// (make test installs python3-numpy on Debian).
-func TestNumPyAgrees(t *testing.T) {
-	if err := exec.Command("/usr/bin/python3", "-c", "import numpy").Run(); err != nil {
-		t.Skip("no NumPy for /usr/bin/python3 (Debian: apt-get install python3-numpy)")
+// numpyEval runs scripts/numpy_eval.py on a checkpoint: NumPy's own
+// forward pass (activation quantization included). ok is false when
+// /usr/bin/python3 has no NumPy (make test installs python3-numpy).
+func numpyEval(t *testing.T, path string) (correct, hidden int, metaFormat string, ok bool) {
+	t.Helper()
+	if exec.Command("/usr/bin/python3", "-c", "import numpy").Run() != nil {
+		return 0, 0, "", false
 	}
-	path, rec := trainSmall(t)
 	dir, err := data.DefaultDir()
 	if err != nil {
 		t.Fatal(err)
 	}
 	out, err := exec.Command("/usr/bin/python3", "../../scripts/numpy_eval.py", path, dir).CombinedOutput()
 	if err != nil {
-		t.Fatalf("numpy_eval.py: %v\n%s", err, out)
+		t.Fatalf("numpy_eval.py %s: %v\n%s", path, err, out)
 	}
 	var np struct {
-		Correct, Total int
-		MetaFormat     string `json:"meta_format"`
+		Correct, Total, Hidden int
+		MetaFormat             string `json:"meta_format"`
 	}
-	if err := json.Unmarshal(out, &np); err != nil {
-		t.Fatalf("%v: %s", err, out)
+	if err := json.Unmarshal(out, &np); err != nil || np.Total != 10000 {
+		t.Fatalf("numpy_eval.py: %v: %s", err, out)
 	}
-	if np.Correct != rec.Test.Correct || np.Total != 10000 || np.MetaFormat == "" {
-		t.Errorf("NumPy: %d/%d correct (meta %q); mnistc: %d", np.Correct, np.Total, np.MetaFormat, rec.Test.Correct)
+	return np.Correct, np.Hidden, np.MetaFormat, true
+}
+
+// TestNumPyAgrees: NumPy's own forward pass on the checkpoint gives exactly
+// the correct count mnistc reports.
+func TestNumPyAgrees(t *testing.T) {
+	path, rec := trainSmall(t)
+	correct, _, format, ok := numpyEval(t, path)
+	if !ok {
+		t.Skip("no NumPy for /usr/bin/python3 (Debian: apt-get install python3-numpy)")
+	}
+	if correct != rec.Test.Correct || format == "" {
+		t.Errorf("NumPy: %d correct (meta %q); mnistc: %d", correct, format, rec.Test.Correct)
 	}
 }
 

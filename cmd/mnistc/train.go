@@ -1,12 +1,15 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 
+	"mnistc/data"
 	"mnistc/model"
+	"mnistc/retrain"
 )
 
 // trainOutput is what `train --json` prints.
@@ -26,7 +29,7 @@ type trainOutput struct {
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
 	cfg := model.DefaultTrainConfig()
-	fs := newFlags("train", "train [--epochs N] [--batch N] [--lr X] [--seed N] [--data DIR] [--val N] --out model.npz [--json]", stderr)
+	fs := newFlags("train", "train [--epochs N] [--batch N] [--lr X] [--seed N] [--data DIR] [--val N] [--pass SPEC ...] --out model.npz [--json]", stderr)
 	fs.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "training epochs (≥ 1)")
 	fs.IntVar(&cfg.Batch, "batch", cfg.Batch, "mini-batch size (≥ 1)")
 	fs.Float64Var(&cfg.LR, "lr", cfg.LR, "Adam learning rate (> 0)")
@@ -35,6 +38,8 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	var d dataFlags
 	d.register(fs, true)
 	out := fs.String("out", "", "checkpoint to write (.npz); written atomically")
+	var passes specList
+	fs.Var(&passes, "pass", "a pass `SPEC` held in the model from the first step (the article's §4 flow; repeatable, applied in order)")
 	asJSON := fs.Bool("json", false, "print the final record as JSON on stdout")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	if err := fs.parse(args); err != nil {
@@ -45,6 +50,11 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	if err := checkOut("out", *out, ".npz"); err != nil {
 		return err
+	}
+	if len(passes) > 0 {
+		if err := retrain.Check(passes); err != nil {
+			return usagef("--pass %v", err)
+		}
 	}
 	if err := d.check(); err != nil {
 		return err
@@ -57,6 +67,9 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		cfg.Hidden, train.Len(), val.Len(), cfg.Epochs, cfg.Batch, cfg.LR, cfg.Seed, model.Backend())
 	var rss []float64
 	hooks := epochHooks(stderr, *quiet, cfg.Epochs, val.Len(), func() { rss = append(rss, memMB("VmRSS")) })
+	if len(passes) > 0 {
+		return trainWithPasses(cfg, passes, train, val, test, hooks, *out, *asJSON, stdout)
+	}
 	res, err := model.Train(cfg, train, val, hooks)
 	if err != nil {
 		return err
@@ -91,4 +104,25 @@ func memMB(field string) float64 {
 		}
 	}
 	return 0
+}
+
+// trainWithPasses is `train --pass`: the passes are held from the first
+// step, and the record says what they cost.
+func trainWithPasses(cfg model.TrainConfig, passes []string, train, val, test data.Set, hooks model.Hooks, out string, asJSON bool, stdout io.Writer) error {
+	ck, rec, err := retrain.Train(retrain.Config{Train: cfg, Passes: passes}, train, val, test, hooks)
+	if err != nil {
+		return err
+	}
+	ck.Meta.Source = "mnistc train --pass"
+	b, _ := json.Marshal(rec)
+	ck.Meta.Passes = append(ck.Meta.Passes, b)
+	if err := ck.Save(out); err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(stdout, rec)
+	}
+	fmt.Fprintf(stdout, "%s in the loop: test accuracy %.4f (%d/10000), %d bytes (%.1f×); saved %s\n",
+		rec.Spec, rec.AccAfter, rec.CorrectAfter, rec.SizeBytes, rec.Ratio, out)
+	return nil
 }

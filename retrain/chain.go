@@ -1,0 +1,83 @@
+package retrain
+
+import (
+	"mnistc/compress"
+	"mnistc/model"
+)
+
+// chain holds several passes through training, applied in order at every
+// projection (prune, then quantize the kept weights: Deep Compression in
+// the loop). The held entries are those of its pruning passes.
+type chain struct {
+	cs   []model.Constraint
+	held [][]bool
+	// heldFrom remembers the slices the union was built from, so Held keeps
+	// returning the same slices until a member's masks change.
+	heldFrom [][][]bool
+}
+
+func (c *chain) Project(shadow, dst *model.Params, step int) {
+	c.cs[0].Project(shadow, dst, step)
+	for _, x := range c.cs[1:] {
+		x.Project(dst, dst, step)
+	}
+}
+
+func (c *chain) Held() [][]bool {
+	var from [][][]bool
+	for _, x := range c.cs {
+		if h := x.Held(); h != nil {
+			from = append(from, h)
+		}
+	}
+	same := len(from) == len(c.heldFrom)
+	for i := 0; same && i < len(from); i++ {
+		same = model.SameMasks(from[i], c.heldFrom[i])
+	}
+	if same {
+		return c.held
+	}
+	c.heldFrom, c.held = from, nil
+	if len(from) == 0 {
+		return nil
+	}
+	c.held = make([][]bool, len(model.TensorNames))
+	for _, h := range from {
+		for k, m := range h {
+			if m == nil {
+				continue
+			}
+			if c.held[k] == nil {
+				c.held[k] = make([]bool, len(m))
+			}
+			for i, x := range m {
+				c.held[k][i] = c.held[k][i] || x
+			}
+		}
+	}
+	return c.held
+}
+
+// Constraints builds the constraint holding every pass (in order) through
+// a run of steps optimizer steps, with a description of each schedule.
+func Constraints(passes []string, steps int) (model.Constraint, []map[string]string, error) {
+	var cs []model.Constraint
+	var scheds []map[string]string
+	for _, p := range passes {
+		spec, err := compress.ParseSpec(p)
+		if err != nil {
+			return nil, nil, err
+		}
+		c, sched, err := constraintFor(spec, steps)
+		if err != nil {
+			return nil, nil, err
+		}
+		sched["pass"] = spec.String()
+		cs = append(cs, c)
+		scheds = append(scheds, sched)
+	}
+	if len(cs) == 1 {
+		return cs[0], scheds, nil
+	}
+	return &chain{cs: cs}, scheds, nil
+}
