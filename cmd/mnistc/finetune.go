@@ -20,7 +20,7 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "", "fine-tuned checkpoint to write (.npz)")
 	fs.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "fine-tuning epochs (≥ 1)")
 	fs.IntVar(&cfg.Batch, "batch", cfg.Batch, "mini-batch size (≥ 1)")
-	fs.Float64Var(&cfg.LR, "lr", cfg.LR, "Adam learning rate (> 0)")
+	fs.Float64Var(&cfg.LR, "lr", 0, "Adam learning rate (> 0; default 1e-3 with a prune pass, 1e-4 otherwise: measured, see README)")
 	fs.Int64Var(&cfg.Seed, "seed", cfg.Seed, "seed for shuffling")
 	asJSON := fs.Bool("json", false, "print the record as JSON on stdout")
 	quiet := fs.Bool("quiet", false, "no progress bar")
@@ -35,6 +35,9 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 	}
 	if err := checkOut("out", *out, ".npz"); err != nil {
 		return err
+	}
+	if cfg.LR == 0 {
+		cfg.LR = retrain.DefaultLR(passes)
 	}
 	cfg.Hidden = model.DefaultHidden // checked here; the checkpoint's width is used
 	if err := cfg.Validate(); err != nil {
