@@ -39,7 +39,7 @@ func TrainConstrained(cfg TrainConfig, c Constraint, train, val data.Set, hooks 
 	rng := rand.New(rand.NewSource(cfg.Seed))
 	p := InitGlorot(cfg.Hidden, rng)
 	shadow := constrainStart(&p, c)
-	res, err := fitWith(&p, shadow, c, cfg, train, val, rng, hooks)
+	res, err := fitWith(&p, fitOpts{shadow: shadow, c: c}, cfg, train, val, rng, hooks)
 	res.Params, res.Config = p, cfg
 	return res, err
 }
@@ -70,7 +70,7 @@ func FineTune(start Params, cfg TrainConfig, c Constraint, train, val data.Set, 
 	p := start.Clone()
 	shadow := constrainStart(&p, c)
 	rng := rand.New(rand.NewSource(cfg.Seed))
-	res, err := fitWith(&p, shadow, c, cfg, train, val, rng, hooks)
+	res, err := fitWith(&p, fitOpts{shadow: shadow, c: c}, cfg, train, val, rng, hooks)
 	res.Params, res.Config = p, cfg
 	return res, err
 }

@@ -83,13 +83,13 @@ func TestGraphGradientsMatchReference(t *testing.T) {
 		x[i] = rng.Float32()
 	}
 	y := []uint8{3, 0, 9, 3, 7}
-	tg, err := newTrainGraph(&p, B)
+	tg, err := newTrainGraph(&p, B, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tg.close()
 	idx := []int{0, 1, 2, 3, 4}
-	tg.load(x, y, idx)
+	tg.load(x, y, nil, idx)
 	cost, _, err := tg.run(y, idx)
 	if err != nil {
 		t.Fatal(err)

@@ -21,10 +21,13 @@ type trainGraph struct {
 	vm     G.VM
 	xT, yT *tensor.Dense
 	batch  int
+	// With distillation, q holds the teacher's soft targets for the batch.
+	qT *tensor.Dense
 }
 
-// newTrainGraph builds the graph for batches of the given size over p.
-func newTrainGraph(p *Params, batch int) (*trainGraph, error) {
+// newTrainGraph builds the graph for batches of the given size over p; with
+// d, the cost is the distillation loss (see Distill).
+func newTrainGraph(p *Params, batch int, d *Distill) (*trainGraph, error) {
 	h := p.Hidden()
 	g := G.NewGraph()
 	tg := &trainGraph{g: g, batch: batch}
@@ -65,7 +68,26 @@ func newTrainGraph(p *Params, batch int) (*trainGraph, error) {
 	if tg.logp, err = G.LogSoftMax(logits); err != nil {
 		return nil, fmt.Errorf("log-softmax: %w", err)
 	}
-	picked, err := G.HadamardProd(tg.logp, tg.y)
+	hard, err := meanCE(tg.logp, tg.y)
+	if err != nil {
+		return nil, err
+	}
+	tg.cost = hard
+	if d != nil {
+		if tg.cost, err = tg.distillCost(g, logits, hard, d); err != nil {
+			return nil, err
+		}
+	}
+	if _, err = G.Grad(tg.cost, tg.w...); err != nil {
+		return nil, fmt.Errorf("grad: %w", err)
+	}
+	tg.vm = G.NewTapeMachine(g, G.BindDualValues(tg.w...))
+	return tg, nil
+}
+
+// meanCE is the mean over the batch of −Σ targets·logp.
+func meanCE(logp, targets *G.Node) (*G.Node, error) {
+	picked, err := G.HadamardProd(logp, targets)
 	if err != nil {
 		return nil, fmt.Errorf("pick: %w", err)
 	}
@@ -77,24 +99,53 @@ func newTrainGraph(p *Params, batch int) (*trainGraph, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mean: %w", err)
 	}
-	if tg.cost, err = G.Neg(mean); err != nil {
-		return nil, fmt.Errorf("neg: %w", err)
-	}
-	if _, err = G.Grad(tg.cost, tg.w...); err != nil {
-		return nil, fmt.Errorf("grad: %w", err)
-	}
-	tg.vm = G.NewTapeMachine(g, G.BindDualValues(tg.w...))
-	return tg, nil
+	return G.Neg(mean)
 }
 
-// load copies the images idx of s into the graph's inputs (one-hot targets).
-func (tg *trainGraph) load(x []float32, y []uint8, idx []int) {
+// distillCost is α·T²·CE(q, softmax(z/T)) + (1−α)·CE(y, softmax(z)).
+// CE(q, ·) is KL(q‖·) less the teacher's Σ q log q, which has no gradient;
+// the trainer adds it back to the loss it reports.
+func (tg *trainGraph) distillCost(g *G.ExprGraph, logits, hard *G.Node, d *Distill) (*G.Node, error) {
+	tg.qT = tensor.New(tensor.WithShape(tg.batch, Classes), tensor.Of(tensor.Float32))
+	q := G.NewMatrix(g, tensor.Float32, G.WithShape(tg.batch, Classes), G.WithName("q"), G.WithValue(tg.qT))
+	scaled, err := G.Mul(logits, G.NewConstant(float32(1/d.Temperature)))
+	if err != nil {
+		return nil, fmt.Errorf("z/T: %w", err)
+	}
+	logpT, err := G.LogSoftMax(scaled)
+	if err != nil {
+		return nil, fmt.Errorf("log-softmax(z/T): %w", err)
+	}
+	soft, err := meanCE(logpT, q)
+	if err != nil {
+		return nil, err
+	}
+	a, err := G.Mul(soft, G.NewConstant(float32(d.Alpha*d.Temperature*d.Temperature)))
+	if err != nil {
+		return nil, err
+	}
+	b, err := G.Mul(hard, G.NewConstant(float32(1-d.Alpha)))
+	if err != nil {
+		return nil, err
+	}
+	return G.Add(a, b)
+}
+
+// load copies the images idx of s into the graph's inputs (one-hot
+// targets) and, when distilling, their rows of the soft targets.
+func (tg *trainGraph) load(x []float32, y []uint8, soft []float32, idx []int) {
 	xd := tg.xT.Data().([]float32)
 	yd := tg.yT.Data().([]float32)
 	clear(yd)
 	for r, i := range idx {
 		copy(xd[r*Inputs:(r+1)*Inputs], x[i*Inputs:(i+1)*Inputs])
 		yd[r*Classes+int(y[i])] = 1
+	}
+	if tg.qT != nil {
+		qd := tg.qT.Data().([]float32)
+		for r, i := range idx {
+			copy(qd[r*Classes:(r+1)*Classes], soft[i*Classes:(i+1)*Classes])
+		}
 	}
 }
 

@@ -86,7 +86,7 @@ func TestForwardMatchesGraph(t *testing.T) {
 	_, test := realMNIST(t)
 	p := res.Params.Clone()
 	const B = 500
-	tg, err := newTrainGraph(&p, B)
+	tg, err := newTrainGraph(&p, B, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestForwardMatchesGraph(t *testing.T) {
 		for i := range idx {
 			idx[i] = lo + i
 		}
-		tg.load(test.X, test.Y, idx)
+		tg.load(test.X, test.Y, nil, idx)
 		if _, _, err := tg.run(test.Y, idx); err != nil {
 			t.Fatal(err)
 		}

@@ -23,6 +23,8 @@ type TrainConfig struct {
 	// filled in by Train, not read by it.
 	TrainImages int `json:"train_images"`
 	ValImages   int `json:"val_images"`
+	// Distill, when set, trains from a teacher's soft targets.
+	Distill *Distill `json:"distill,omitempty"`
 }
 
 // DefaultTrainConfig returns the article's recipe with seed 1.
@@ -112,17 +114,31 @@ type trainer struct {
 	steps     int
 	lastHeld  [][]bool    // the masks whose moments and shadow were last cleared
 	keepF     [][]float32 // lastHeld as 0/1 multipliers: held gradients zeroed without branches
+	// With distillation: the soft targets of every training image (n×10),
+	// each image's Σ q log q, and α·T² to add that term to the loss.
+	soft   []float32
+	negEnt []float64
+	klW    float64
+}
+
+// fitOpts are fit's optional parts: a constraint over shadow weights, or
+// distillation's soft targets.
+type fitOpts struct {
+	shadow *Params
+	c      Constraint
+	soft   []float32
+	negEnt []float64
 }
 
 // newTrainer builds the graphs for batches of cfg.Batch (capped at n) over p.
 func newTrainer(p *Params, cfg TrainConfig, n int) (*trainer, error) {
 	t := &trainer{batch: min(cfg.Batch, n)}
 	var err error
-	if t.full, err = newTrainGraph(p, t.batch); err != nil {
+	if t.full, err = newTrainGraph(p, t.batch, cfg.Distill); err != nil {
 		return nil, fmt.Errorf("build graph: %w", err)
 	}
 	if r := n % t.batch; r != 0 {
-		if t.tail, err = newTrainGraph(p, r); err != nil {
+		if t.tail, err = newTrainGraph(p, r, cfg.Distill); err != nil {
 			t.full.close()
 			return nil, fmt.Errorf("build graph for last batch: %w", err)
 		}
@@ -144,10 +160,17 @@ func (t *trainer) step(s data.Set, idx []int) (float64, int, error) {
 	if len(idx) < t.batch {
 		tg = t.tail
 	}
-	tg.load(s.X, s.Y, idx)
+	tg.load(s.X, s.Y, t.soft, idx)
 	cost, correct, err := tg.run(s.Y, idx)
 	if err != nil {
 		return 0, 0, err
+	}
+	if t.negEnt != nil { // report the full KL: add back the teacher's Σ q log q
+		var h float64
+		for _, i := range idx {
+			h += t.negEnt[i]
+		}
+		cost += t.klW * h / float64(len(idx))
 	}
 	g, err := tg.grads()
 	if err != nil {
@@ -214,21 +237,26 @@ func (t *trainer) close() {
 
 // fit runs cfg.Epochs epochs of Adam over p in place.
 func fit(p *Params, cfg TrainConfig, train, val data.Set, rng *rand.Rand, hooks Hooks) (TrainResult, error) {
-	return fitWith(p, nil, nil, cfg, train, val, rng, hooks)
+	return fitWith(p, fitOpts{}, cfg, train, val, rng, hooks)
 }
 
-// fitWith is fit, optionally under a constraint: the optimizer then
-// updates shadow and p holds the projected weights.
-func fitWith(p, shadow *Params, c Constraint, cfg TrainConfig, train, val data.Set, rng *rand.Rand, hooks Hooks) (TrainResult, error) {
+// fitWith is fit with options: under a constraint the optimizer updates
+// o.shadow and p holds the projected weights; with soft targets the loss
+// is distillation's.
+func fitWith(p *Params, o fitOpts, cfg TrainConfig, train, val data.Set, rng *rand.Rand, hooks Hooks) (TrainResult, error) {
 	n := train.Len()
 	tr, err := newTrainer(p, cfg, n)
 	if err != nil {
 		return TrainResult{}, err
 	}
 	defer tr.close()
-	if c != nil {
-		tr.constrain(shadow, c)
-		tr.setHeld(c.Held()) // constrainStart cleared the shadow under these
+	if o.c != nil {
+		tr.constrain(o.shadow, o.c)
+		tr.setHeld(o.c.Held()) // constrainStart cleared the shadow under these
+	}
+	if o.soft != nil {
+		tr.soft, tr.negEnt = o.soft, o.negEnt
+		tr.klW = cfg.Distill.Alpha * cfg.Distill.Temperature * cfg.Distill.Temperature
 	}
 	perm := make([]int, n)
 	for i := range perm {

@@ -90,3 +90,37 @@ func TestTrainWithPasses(t *testing.T) {
 		t.Errorf("train --pass actquant: exit %d, %q", code, stderr)
 	}
 }
+
+// TestDistillCommand: a 784-16-10 student distilled from the smoke model
+// is saved with its width and both accuracies reported; bad T or α refused.
+func TestDistillCommand(t *testing.T) {
+	teacher, _ := trainSmall(t)
+	out := filepath.Join(t.TempDir(), "s.npz")
+	code, stdout, stderr := mnistc(t, "distill", "--teacher", teacher, "--hidden", "16", "--epochs", "1", "--limit", "3500", "--val", "500", "--out", out, "--json", "--quiet")
+	if code != 0 {
+		t.Fatalf("distill: exit %d: %s", code, stderr)
+	}
+	var rec distillOutput
+	if err := json.Unmarshal([]byte(stdout), &rec); err != nil {
+		t.Fatal(err)
+	}
+	ck, err := model.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ck.Params.Hidden() != 16 || rec.StudentAccuracy < 0.25 || rec.AloneAccuracy < 0.25 || ck.Meta.Test.Correct != rec.Student.Correct { // 94 steps: above chance (0.1), not converged
+		t.Errorf("student hidden %d, distilled %.4f, alone %.4f", ck.Params.Hidden(), rec.StudentAccuracy, rec.AloneAccuracy)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"distill", "--teacher", teacher, "--out", out, "--temperature", "0"}, "--temperature 0 out of range"},
+		{[]string{"distill", "--teacher", teacher, "--out", out, "--alpha", "1.5"}, "--alpha 1.5 out of range"},
+		{[]string{"distill", "--out", out}, "--teacher is required"},
+	} {
+		if code, _, stderr := mnistc(t, c.args...); code != 2 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, %q", c.args, code, stderr)
+		}
+	}
+}

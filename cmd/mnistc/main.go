@@ -27,6 +27,7 @@ func commands() []command {
 		{"compress", "apply compression passes to a checkpoint, evaluating before and after each", runCompress},
 		{"passes", "list every compression pass with its parameters, defaults and ranges", runPasses},
 		{"finetune", "fine-tune a checkpoint with a pass held through training (pruning with retraining)", runFinetune},
+		{"distill", "train a smaller student from a teacher's soft targets, against the same student alone", runDistill},
 		{"sweep", "run an experiment file: baselines for each seed, every cell, then the report", runSweep},
 		{"report", "render results.csv, tables, plots and REPORT.md from a results folder", runReport},
 	}

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"mnistc/model"
+)
+
+// distillOutput is what `distill --json` prints.
+type distillOutput struct {
+	Model   string            `json:"model"`
+	Teacher string            `json:"teacher"`
+	Config  model.TrainConfig `json:"config"`
+	// TeacherAccuracy, StudentAccuracy (distilled) and AloneAccuracy (the
+	// same student, seed and budget, trained on the labels alone).
+	TeacherAccuracy float64            `json:"teacher_accuracy"`
+	StudentAccuracy float64            `json:"student_accuracy"`
+	AloneAccuracy   float64            `json:"alone_accuracy"`
+	GainPP          float64            `json:"gain_pp"`
+	Student         model.Result       `json:"student"`
+	History         []model.EpochStats `json:"history"`
+	EpochSeconds    []float64          `json:"epoch_seconds"`
+}
+
+func runDistill(args []string, stdout, stderr io.Writer) error {
+	cfg := model.DefaultTrainConfig()
+	d := model.Distill{Temperature: 4, Alpha: 0.9}
+	fs := newFlags("distill", "distill --teacher T.npz --hidden K [--temperature 4] [--alpha 0.9] [--epochs N] [--seed N] --out S.npz [--json]", stderr)
+	var df dataFlags
+	df.register(fs, true)
+	teacherPath := fs.String("teacher", "", "trained teacher checkpoint (.npz)")
+	out := fs.String("out", "", "student checkpoint to write (.npz)")
+	fs.IntVar(&cfg.Hidden, "hidden", 32, "the student's hidden units")
+	fs.Float64Var(&d.Temperature, "temperature", d.Temperature, "softmax temperature T of the soft targets (0 < T ≤ 100)")
+	fs.Float64Var(&d.Alpha, "alpha", d.Alpha, "weight α of the soft-target term (0 ≤ α ≤ 1)")
+	fs.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "training epochs, for the distilled student and the one trained alone")
+	fs.IntVar(&cfg.Batch, "batch", cfg.Batch, "mini-batch size (≥ 1)")
+	fs.Float64Var(&cfg.LR, "lr", cfg.LR, "Adam learning rate (> 0)")
+	fs.Int64Var(&cfg.Seed, "seed", cfg.Seed, "seed for the student's initial weights and shuffling")
+	asJSON := fs.Bool("json", false, "print the record as JSON on stdout")
+	quiet := fs.Bool("quiet", false, "no progress bar")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if *teacherPath == "" {
+		return usagef("--teacher is required")
+	}
+	if err := checkOut("out", *out, ".npz"); err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return usagef("--%v", err)
+	}
+	if err := d.Validate(); err != nil {
+		return usagef("--%v", err)
+	}
+	teacher, err := model.Load(*teacherPath)
+	if err != nil {
+		return err
+	}
+	if err := df.check(); err != nil {
+		return err
+	}
+	train, val, test, err := df.load()
+	if err != nil {
+		return err
+	}
+	tr := model.Evaluate(teacher.Params, test, nil)
+	fmt.Fprintf(stderr, "distilling 784-%d-10 from a 784-%d-10 teacher (test %.4f), T %g, α %g, %d epochs\n",
+		cfg.Hidden, teacher.Params.Hidden(), tr.Accuracy, d.Temperature, d.Alpha, cfg.Epochs)
+	dcfg := cfg
+	dcfg.Distill = &d
+	res, err := model.TrainDistilled(dcfg, teacher.Params, train, val, epochHooks(stderr, *quiet, cfg.Epochs, val.Len(), nil))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "the same student alone, same seed and budget:\n")
+	alone, err := model.Train(cfg, train, val, epochHooks(stderr, *quiet, cfg.Epochs, val.Len(), nil))
+	if err != nil {
+		return err
+	}
+	sr, ar := model.Evaluate(res.Params, test, nil), model.Evaluate(alone.Params, test, nil)
+	rec := distillOutput{Model: *out, Teacher: *teacherPath, Config: res.Config, TeacherAccuracy: tr.Accuracy,
+		StudentAccuracy: sr.Accuracy, AloneAccuracy: ar.Accuracy, GainPP: 100 * (sr.Accuracy - ar.Accuracy),
+		Student: sr, History: res.History, EpochSeconds: res.Seconds}
+	b, _ := json.Marshal(map[string]any{"teacher": *teacherPath, "teacher_accuracy": tr.Accuracy, "alone_accuracy": ar.Accuracy})
+	ck := model.Checkpoint{Params: res.Params, Meta: model.Meta{Train: &res.Config, History: res.History, Test: &sr,
+		Backend: model.Backend(), Source: "mnistc distill", Passes: []json.RawMessage{b}}}
+	if err := ck.Save(*out); err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(stdout, rec)
+	}
+	fmt.Fprintf(stdout, "784-%d-10: distilled %.4f, alone %.4f (%+.2f pp; teacher %.4f); saved %s\n",
+		cfg.Hidden, sr.Accuracy, ar.Accuracy, rec.GainPP, tr.Accuracy, *out)
+	return nil
+}
