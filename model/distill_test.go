@@ -20,7 +20,7 @@ func TestDistillLossByHand(t *testing.T) {
 	s := randomSet(B, 22)
 	d := &Distill{Temperature: 4, Alpha: 0.7}
 	q, negEnt := SoftTargets(teacher, s, d.Temperature)
-	tg, err := newTrainGraph(&student, B, d)
+	tg, err := newTrainGraph(&student, B, d, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

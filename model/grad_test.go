@@ -83,7 +83,7 @@ func TestGraphGradientsMatchReference(t *testing.T) {
 		x[i] = rng.Float32()
 	}
 	y := []uint8{3, 0, 9, 3, 7}
-	tg, err := newTrainGraph(&p, B, nil)
+	tg, err := newTrainGraph(&p, B, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

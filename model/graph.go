@@ -23,14 +23,18 @@ type trainGraph struct {
 	batch  int
 	// With distillation, q holds the teacher's soft targets for the batch.
 	qT *tensor.Dense
+	// With activation quantization, inputs are quantized as they load.
+	aq *ActQuant
 }
 
 // newTrainGraph builds the graph for batches of the given size over p; with
-// d, the cost is the distillation loss (see Distill).
-func newTrainGraph(p *Params, batch int, d *Distill) (*trainGraph, error) {
+// d, the cost is the distillation loss (see Distill); with aq, activations
+// are fake-quantized (the input as it is loaded, the hidden ReLU output by
+// a fakeQuant node whose gradient is the straight-through estimator).
+func newTrainGraph(p *Params, batch int, d *Distill, aq *ActQuant) (*trainGraph, error) {
 	h := p.Hidden()
 	g := G.NewGraph()
-	tg := &trainGraph{g: g, batch: batch}
+	tg := &trainGraph{g: g, batch: batch, aq: aq}
 	tg.xT = tensor.New(tensor.WithShape(batch, Inputs), tensor.Of(tensor.Float32))
 	tg.yT = tensor.New(tensor.WithShape(batch, Classes), tensor.Of(tensor.Float32))
 	tg.x = G.NewMatrix(g, tensor.Float32, G.WithShape(batch, Inputs), G.WithName("x"), G.WithValue(tg.xT))
@@ -56,6 +60,11 @@ func newTrainGraph(p *Params, batch int, d *Distill) (*trainGraph, error) {
 	a1, err := G.Rectify(z1)
 	if err != nil {
 		return nil, fmt.Errorf("relu: %w", err)
+	}
+	if aq != nil {
+		if a1, err = G.ApplyOp(fakeQuant{aq: aq, r: aq.Hidden}, a1); err != nil {
+			return nil, fmt.Errorf("fake-quantize hidden: %w", err)
+		}
 	}
 	aw2, err := G.Mul(a1, w2)
 	if err != nil {
@@ -140,6 +149,9 @@ func (tg *trainGraph) load(x []float32, y []uint8, soft []float32, idx []int) {
 	for r, i := range idx {
 		copy(xd[r*Inputs:(r+1)*Inputs], x[i*Inputs:(i+1)*Inputs])
 		yd[r*Classes+int(y[i])] = 1
+	}
+	if tg.aq != nil {
+		tg.aq.quantizeInPlace(xd[:len(idx)*Inputs], tg.aq.Input)
 	}
 	if tg.qT != nil {
 		qd := tg.qT.Data().([]float32)

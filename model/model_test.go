@@ -86,7 +86,7 @@ func TestForwardMatchesGraph(t *testing.T) {
 	_, test := realMNIST(t)
 	p := res.Params.Clone()
 	const B = 500
-	tg, err := newTrainGraph(&p, B, nil)
+	tg, err := newTrainGraph(&p, B, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

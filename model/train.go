@@ -25,6 +25,9 @@ type TrainConfig struct {
 	ValImages   int `json:"val_images"`
 	// Distill, when set, trains from a teacher's soft targets.
 	Distill *Distill `json:"distill,omitempty"`
+	// ActQuant, when set, fake-quantizes activations during training
+	// (fixed, calibrated ranges; see fakeQuant).
+	ActQuant *ActQuant `json:"actquant,omitempty"`
 }
 
 // DefaultTrainConfig returns the article's recipe with seed 1.
@@ -134,11 +137,11 @@ type fitOpts struct {
 func newTrainer(p *Params, cfg TrainConfig, n int) (*trainer, error) {
 	t := &trainer{batch: min(cfg.Batch, n)}
 	var err error
-	if t.full, err = newTrainGraph(p, t.batch, cfg.Distill); err != nil {
+	if t.full, err = newTrainGraph(p, t.batch, cfg.Distill, cfg.ActQuant); err != nil {
 		return nil, fmt.Errorf("build graph: %w", err)
 	}
 	if r := n % t.batch; r != 0 {
-		if t.tail, err = newTrainGraph(p, r, cfg.Distill); err != nil {
+		if t.tail, err = newTrainGraph(p, r, cfg.Distill, cfg.ActQuant); err != nil {
 			t.full.close()
 			return nil, fmt.Errorf("build graph for last batch: %w", err)
 		}
@@ -283,7 +286,7 @@ func fitWith(p *Params, o fitOpts, cfg TrainConfig, train, val data.Set, rng *ra
 		}
 		st := EpochStats{Epoch: ep, TrainLoss: lossSum / float64(n), TrainAccuracy: float64(correct) / float64(n)}
 		if val.Len() > 0 {
-			r := Evaluate(*p, val, nil)
+			r := Evaluate(*p, val, cfg.ActQuant)
 			st.ValLoss, st.ValAccuracy = r.Loss, r.Accuracy
 		}
 		elapsed := time.Since(start)

@@ -1,6 +1,8 @@
 package retrain
 
 import (
+	"fmt"
+
 	"mnistc/compress"
 	"mnistc/model"
 )
@@ -68,6 +70,13 @@ func Constraints(passes []string, steps int) (model.Constraint, []map[string]str
 		if err != nil {
 			return nil, nil, err
 		}
+		if spec.Name == "actquant" { // not a weight constraint: a graph setting (see Run)
+			if err := checkActQuant(spec); err != nil {
+				return nil, nil, err
+			}
+			scheds = append(scheds, map[string]string{"pass": spec.String(), "schedule": "fake-quantized in the forward pass, STE backward, ranges fixed"})
+			continue
+		}
 		c, sched, err := constraintFor(spec, steps)
 		if err != nil {
 			return nil, nil, err
@@ -76,8 +85,23 @@ func Constraints(passes []string, steps int) (model.Constraint, []map[string]str
 		cs = append(cs, c)
 		scheds = append(scheds, sched)
 	}
-	if len(cs) == 1 {
+	switch len(cs) {
+	case 0:
+		return nil, scheds, nil
+	case 1:
 		return cs[0], scheds, nil
 	}
 	return &chain{cs: cs}, scheds, nil
+}
+
+// checkActQuant accepts activation quantization in the loop at 2–8 bits
+// with a calibrated range (the literal formula has none to train within).
+func checkActQuant(s compress.Spec) error {
+	if s.Args["calib"] == "literal" {
+		return fmt.Errorf("actquant: calib=literal has no range to train within")
+	}
+	if b := s.Args["bits"]; len(b) != 1 || b < "2" || b > "8" {
+		return fmt.Errorf("actquant: bits=%s: training with activation quantization takes bits 2–8", b)
+	}
+	return nil
 }

@@ -70,10 +70,15 @@ func Run(ck model.Checkpoint, cfg Config, train, val, test data.Set, hooks model
 	if err != nil {
 		return model.Checkpoint{}, Record{}, err
 	}
-	before := model.Evaluate(ck.Params, test, nil)
+	before := model.Evaluate(ck.Params, test, ck.Meta.ActQuant)
 	noRetrain, err := compress.Run(ck, post, compress.Env{Calib: val, Before: &before}, test)
 	if err != nil {
 		return model.Checkpoint{}, Record{}, err
+	}
+	if hasActQuant(post) {
+		// Train within the ranges the post-training chain calibrated: on the
+		// validation split, after the weight passes.
+		cfg.Train.ActQuant = noRetrain.State.ActQuant
 	}
 	res, err := model.FineTune(ck.Params, cfg.Train, c, train, val, hooks)
 	if err != nil {
@@ -93,6 +98,9 @@ func Train(cfg Config, train, val, test data.Set, hooks model.Hooks) (model.Chec
 	c, scheds, post, err := prepare(cfg, train)
 	if err != nil {
 		return model.Checkpoint{}, Record{}, err
+	}
+	if hasActQuant(post) {
+		return model.Checkpoint{}, Record{}, fmt.Errorf("actquant from the first step: a fresh network has no activation ranges to calibrate; train, then finetune with it")
 	}
 	res, err := model.TrainConstrained(cfg.Train, c, train, val, hooks)
 	if err != nil {
@@ -151,7 +159,7 @@ func finish(res model.TrainResult, post []compress.Pass, noRetrain compress.Resu
 	} else if st, err := applyAll(post, res.Params); err == nil {
 		enc = st.Enc
 	}
-	after := model.Evaluate(final, test, nil)
+	after := model.Evaluate(final, test, res.Config.ActQuant)
 	ts := compress.Measure(compress.State{Params: final, Enc: enc})
 	size, _, _ := compress.Totals(ts)
 	var secs float64
@@ -165,7 +173,7 @@ func finish(res model.TrainResult, post []compress.Pass, noRetrain compress.Resu
 		rec.AccNoRetrain = noRetrain.Records[len(noRetrain.Records)-1].AccAfter
 	}
 	out := model.Checkpoint{Params: final, Meta: model.Meta{Train: &res.Config, History: res.History, Test: &after,
-		Backend: model.Backend(), Source: "mnistc retrain"}}
+		Backend: model.Backend(), Source: "mnistc retrain", ActQuant: res.Config.ActQuant}}
 	return out, rec, nil
 }
 
@@ -185,7 +193,7 @@ func applyAll(post []compress.Pass, p model.Params) (compress.State, error) {
 // training config, history and test result.
 func mergeMeta(in, run model.Meta) model.Meta {
 	out := in
-	out.Train, out.History, out.Test, out.Backend = run.Train, run.History, run.Test, run.Backend
+	out.Train, out.History, out.Test, out.Backend, out.ActQuant = run.Train, run.History, run.Test, run.Backend, run.ActQuant
 	out.Source = "mnistc finetune"
 	return out
 }
@@ -211,4 +219,13 @@ func constraintFor(spec compress.Spec, steps int) (model.Constraint, map[string]
 		return nil, nil, err
 	}
 	return c, map[string]string{"schedule": "every step", "steps": fmt.Sprint(steps)}, nil
+}
+
+func hasActQuant(post []compress.Pass) bool {
+	for _, p := range post {
+		if p.Spec().Name == "actquant" {
+			return true
+		}
+	}
+	return false
 }

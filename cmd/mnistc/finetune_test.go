@@ -44,7 +44,7 @@ func TestFinetuneCommand(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"finetune", "--model", in, "--pass", "actquant:bits=4", "--out", out}, "not built yet"},
+		{[]string{"finetune", "--model", in, "--pass", "quantize:bits=4,scheme=kmeans", "--out", out}, "not built yet"},
 		{[]string{"finetune", "--model", in, "--pass", "prune:keep=0.1,rounds=2", "--out", out}, "rounds applies to schedule=iterative"},
 		{[]string{"finetune", "--model", in, "--out", out}, "--pass is required"},
 		{[]string{"compress", "--model", in, "--pass", "prune:keep=0.1,schedule=gradual", "--out", out}, "applies when training"},
@@ -86,7 +86,7 @@ func TestTrainWithPasses(t *testing.T) {
 	if correct, _, _, ok := numpyEval(t, out); ok && correct != rec.CorrectAfter {
 		t.Errorf("NumPy: %d correct; mnistc: %d", correct, rec.CorrectAfter)
 	}
-	if code, _, stderr := mnistc(t, "train", "--out", out, "--pass", "actquant:bits=4"); code != 2 || !strings.Contains(stderr, "not built yet") {
+	if code, _, stderr := mnistc(t, "train", "--out", out, "--pass", "quantize:bits=4,range=mse"); code != 2 || !strings.Contains(stderr, "not built yet") {
 		t.Errorf("train --pass actquant: exit %d, %q", code, stderr)
 	}
 }
@@ -122,5 +122,30 @@ func TestDistillCommand(t *testing.T) {
 		if code, _, stderr := mnistc(t, c.args...); code != 2 || !strings.Contains(stderr, c.want) {
 			t.Errorf("%v: exit %d, %q", c.args, code, stderr)
 		}
+	}
+}
+
+// TestFinetuneActivationQAT: 4-bit weights and activations in the loop;
+// eval and NumPy (which applies the saved ranges) give the recorded count.
+func TestFinetuneActivationQAT(t *testing.T) {
+	in, _ := trainSmall(t)
+	out := filepath.Join(t.TempDir(), "qa.npz")
+	code, stdout, stderr := mnistc(t, "finetune", "--model", in, "--pass", "quantize:bits=4,granularity=channel", "--pass", "actquant:bits=4",
+		"--epochs", "1", "--limit", "3500", "--val", "500", "--out", out, "--json", "--quiet")
+	if code != 0 {
+		t.Fatalf("finetune: exit %d: %s", code, stderr)
+	}
+	var rec retrain.Record
+	if err := json.Unmarshal([]byte(stdout), &rec); err != nil {
+		t.Fatal(err)
+	}
+	code, evalOut, _ := mnistc(t, "eval", "--model", out, "--json")
+	var ev evalOutput
+	json.Unmarshal([]byte(evalOut), &ev)
+	if code != 0 || ev.Correct != rec.CorrectAfter {
+		t.Errorf("eval: exit %d, %d correct; record %d", code, ev.Correct, rec.CorrectAfter)
+	}
+	if correct, _, _, ok := numpyEval(t, out); ok && correct != rec.CorrectAfter {
+		t.Errorf("NumPy with the saved ranges: %d correct; record %d", correct, rec.CorrectAfter)
 	}
 }
