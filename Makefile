@@ -5,7 +5,7 @@ BIN     := bin/mnistc
 TAGS     = $(shell sh scripts/blas-tags.sh)
 RESULTS := results/article
 
-.PHONY: all run quick test bench lint clean setup build
+.PHONY: all run quick recovery test bench lint clean setup build
 
 all: build
 
@@ -24,6 +24,11 @@ build: setup
 run: build
 	$(BIN) sweep experiments/article.yaml --out $(RESULTS) --fresh
 	$(BIN) eval --model $$(ls $(RESULTS)/baselines/seed1-*.npz | head -1)
+
+# Post-training against in-training compression (pruning with retraining, QAT), 3 seeds: about 10 minutes,
+# so it is its own target rather than part of run.
+recovery: build
+	$(BIN) sweep experiments/recovery.yaml --out results/recovery --fresh
 
 # A first look in under two minutes: one seed, coarse grids.
 quick: build

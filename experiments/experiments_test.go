@@ -285,3 +285,75 @@ func TestFreshSetsCompletedRunAside(t *testing.T) {
 		t.Error("manifest not marked complete after a full run")
 	}
 }
+
+// TestFinetuneCells: a sweep with a fine-tuning budget runs each cell as
+// a fine-tune from the seed's baseline with the passes in the loop; its
+// records carry the budget and the no-retraining accuracy, resume skips
+// them, and a post-training sweep refuses training-only keys.
+func TestFinetuneCells(t *testing.T) {
+	text := `name: ft
+train: {epochs: 1, limit: 2500, val: 500}
+seeds: [1]
+sweeps:
+  - name: prune-retrain
+    rows: keep
+    finetune: {epochs: 1}
+    steps:
+      - methods: ["prune:scope=global,schedule=gradual"]
+        grid: {keep: [0.05]}
+  - name: prune-post
+    rows: keep
+    steps:
+      - methods: ["prune:scope=global"]
+        grid: {keep: [0.05]}
+`
+	e, err := Parse("ft.yaml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	sum, err := Run(context.Background(), e, options(t, out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ft, post *Record
+	for i := range sum.Records {
+		if sum.Records[i].Finetune != nil {
+			ft = &sum.Records[i]
+		} else {
+			post = &sum.Records[i]
+		}
+	}
+	if ft == nil || post == nil {
+		t.Fatalf("records %+v: want one fine-tuned and one post-training", sum.Records)
+	}
+	if ft.Finetune.AccNoRetrain != post.Total().AccAfter || ft.Total().AccAfter <= post.Total().AccAfter || ft.Finetune.Train.Epochs != 1 {
+		t.Errorf("fine-tuned %.4f (no retraining %.4f), post-training %.4f, budget %+v",
+			ft.Total().AccAfter, ft.Finetune.AccNoRetrain, post.Total().AccAfter, ft.Finetune.Train)
+	}
+	again, err := Run(context.Background(), e, options(t, out))
+	if err != nil || again.Ran != 0 {
+		t.Errorf("rerun ran %d cells (%v), want 0", again.Ran, err)
+	}
+	bad := strings.Replace(text, "      - methods: [\"prune:scope=global\"]", "      - methods: [\"prune:scope=global,schedule=gradual\"]", 1)
+	if _, err := Parse("bad.yaml", []byte(bad)); err == nil || !strings.Contains(err.Error(), "applies when training") {
+		t.Errorf("post-training sweep with a schedule: %v", err)
+	}
+}
+
+func TestRecoveryExperimentParses(t *testing.T) {
+	e, err := Load("recovery.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ft := 0
+	for _, s := range e.Sweeps {
+		if s.Finetune != nil {
+			cells, _ := s.Cells()
+			ft += len(cells)
+		}
+	}
+	if ft != 26 {
+		t.Errorf("%d fine-tuning cells, want 26 (18 pruning, 5 QAT, 3 activation QAT)", ft)
+	}
+}

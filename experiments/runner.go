@@ -19,6 +19,7 @@ import (
 	"mnistc/compress"
 	"mnistc/data"
 	"mnistc/model"
+	"mnistc/retrain"
 )
 
 // Record is one cell evaluated for one seed, with the full config that
@@ -33,6 +34,17 @@ type Record struct {
 	Data       string            `json:"data"`
 	Baseline   Baseline          `json:"baseline"`
 	Steps      []compress.Record `json:"steps"` // one per pass, then the chain total
+	// Finetune is set for a fine-tuning cell: its budget and what it did.
+	Finetune *FinetuneResult `json:"finetune,omitempty"`
+}
+
+// FinetuneResult is a fine-tuning cell's budget and outcome. The cell's
+// total step record holds the accuracy and size after fine-tuning.
+type FinetuneResult struct {
+	Train        model.TrainConfig   `json:"train"`
+	AccNoRetrain float64             `json:"acc_no_retrain"` // the same passes after training, no fine-tuning
+	Schedules    []map[string]string `json:"schedules"`
+	Seconds      float64             `json:"train_seconds"`
 }
 
 // Total returns the chain total (the last step record).
@@ -135,6 +147,9 @@ func Run(ctx context.Context, e *Experiment, opt Options) (Summary, error) {
 			for _, c := range cells {
 				cfg.TrainImages, cfg.ValImages = train.Len(), val.Len()
 				r := Record{Experiment: e.Name, Sweep: s.Name, Seed: seed, Cell: c, Train: cfg, Data: fp, Baseline: bl}
+				if s.Finetune != nil {
+					r.Finetune = &FinetuneResult{Train: finetuneConfig(*s.Finetune, c.Specs, seed)}
+				}
 				r.Key = cellKey(r)
 				jobs = append(jobs, job{rec: r, ck: ck})
 			}
@@ -150,7 +165,7 @@ func Run(ctx context.Context, e *Experiment, opt Options) (Summary, error) {
 		}
 	}
 	cellStart := time.Now()
-	recs, err := runJobs(ctx, todo, logPath, val, test, opt, sum.Skipped, len(jobs))
+	recs, err := runJobs(ctx, todo, logPath, train, val, test, opt, sum.Skipped, len(jobs))
 	sum.CellSeconds = time.Since(cellStart).Seconds()
 	sum.Ran = len(recs)
 	for _, r := range recs {
@@ -175,7 +190,7 @@ type job struct {
 
 // runJobs evaluates the jobs on opt.Jobs workers; a single writer appends
 // each finished record to the log before the next is taken as done.
-func runJobs(ctx context.Context, todo []job, logPath string, val, test data.Set, opt Options, already, total int) ([]Record, error) {
+func runJobs(ctx context.Context, todo []job, logPath string, train, val, test data.Set, opt Options, already, total int) ([]Record, error) {
 	if len(todo) == 0 {
 		return nil, nil
 	}
@@ -209,7 +224,7 @@ func runJobs(ctx context.Context, todo []job, logPath string, val, test data.Set
 		go func() {
 			defer wg.Done()
 			for j := range in {
-				r, err := evalCell(j, val, test, befores[j.ck])
+				r, err := evalCell(j, train, val, test, befores[j.ck])
 				if err != nil {
 					errc <- err
 					cancel() // stop feeding; the other workers finish their cell
@@ -259,7 +274,10 @@ func runJobs(ctx context.Context, todo []job, logPath string, val, test data.Set
 	return recs, firstErr
 }
 
-func evalCell(j job, val, test data.Set, before model.Result) (Record, error) {
+func evalCell(j job, train, val, test data.Set, before model.Result) (Record, error) {
+	if j.rec.Finetune != nil {
+		return finetuneCell(j, train, val, test)
+	}
 	passes, err := compress.Build(j.rec.Cell.Specs)
 	if err != nil {
 		return Record{}, err
@@ -273,13 +291,53 @@ func evalCell(j job, val, test data.Set, before model.Result) (Record, error) {
 	return r, nil
 }
 
+// finetuneConfig is the training recipe of a fine-tuning cell.
+func finetuneConfig(b Budget, specs []string, seed int64) model.TrainConfig {
+	c := retrain.DefaultTrain()
+	c.LR, c.Seed = retrain.DefaultLR(specs), seed
+	if b.Epochs > 0 {
+		c.Epochs = b.Epochs
+	}
+	if b.Batch > 0 {
+		c.Batch = b.Batch
+	}
+	if b.LR > 0 {
+		c.LR = b.LR
+	}
+	return c
+}
+
+// finetuneCell fine-tunes the seed's baseline with the cell's passes held
+// in the loop and records the result as the cell's total.
+func finetuneCell(j job, train, val, test data.Set) (Record, error) {
+	r := j.rec
+	ft := *r.Finetune
+	_, rec, err := retrain.Run(*j.ck, retrain.Config{Train: ft.Train, Passes: r.Cell.Specs}, train, val, test, model.Hooks{})
+	if err != nil {
+		return Record{}, fmt.Errorf("seed %d, fine-tune %v: %w", r.Seed, r.Cell.Specs, err)
+	}
+	_, _, bpw := compress.Totals(rec.Tensors)
+	total := compress.Record{Pass: "total", Spec: rec.Spec, Params: map[string]string{}, AccBefore: rec.AccBefore,
+		AccAfter: rec.AccAfter, DeltaPP: rec.DeltaPP, LossAfter: rec.LossAfter, CorrectAfter: rec.CorrectAfter,
+		Hidden: rec.Hidden, Tensors: rec.Tensors, SizeBytes: rec.SizeBytes, Ratio: rec.Ratio, BitsPerWeight: bpw}
+	r.Steps = []compress.Record{total}
+	ft.AccNoRetrain, ft.Schedules, ft.Seconds = rec.AccNoRetrain, rec.Schedules, rec.Seconds
+	r.Finetune = &ft
+	return r, nil
+}
+
 // cellKey hashes everything that determines a cell's numbers.
 func cellKey(r Record) string {
+	var ft *model.TrainConfig
+	if r.Finetune != nil {
+		ft = &r.Finetune.Train
+	}
 	b, _ := json.Marshal(struct {
-		Train model.TrainConfig
-		Data  string
-		Specs []string
-	}{r.Train, r.Data, r.Cell.Specs})
+		Train    model.TrainConfig
+		Data     string
+		Specs    []string
+		Finetune *model.TrainConfig `json:",omitempty"`
+	}{r.Train, r.Data, r.Cell.Specs, ft})
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:12])
 }

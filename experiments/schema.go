@@ -12,6 +12,7 @@ import (
 
 	"mnistc/compress"
 	"mnistc/model"
+	"mnistc/retrain"
 )
 
 // Experiment is a parsed, validated experiment file.
@@ -50,7 +51,19 @@ type Sweep struct {
 	Title string  `yaml:"title" json:"title,omitempty"`
 	LogX  bool    `yaml:"logx" json:"logx,omitempty"`
 	Steps []*Step `yaml:"steps" json:"steps"`
-	line  int
+	// Finetune, when set, makes each cell a fine-tuning run from the seed's
+	// baseline with the cell's passes held in the loop (mnistc finetune),
+	// instead of the passes applied after training.
+	Finetune *Budget `yaml:"finetune" json:"finetune,omitempty"`
+	line     int
+}
+
+// Budget is a fine-tuning budget; zero fields take mnistc finetune's
+// defaults (5 epochs, batch 32, lr by pass kind).
+type Budget struct {
+	Epochs int     `yaml:"epochs" json:"epochs,omitempty"`
+	Batch  int     `yaml:"batch" json:"batch,omitempty"`
+	LR     float64 `yaml:"lr" json:"lr,omitempty"`
 }
 
 // Step is one position in a sweep's chains.
@@ -209,7 +222,11 @@ func (e *Experiment) validate() error {
 				}
 			}
 		}
-		if _, err := s.Cells(); err != nil {
+		cells, err := s.Cells()
+		if err != nil {
+			return fmt.Errorf("%s: %v", where, err)
+		}
+		if err := s.checkCells(cells); err != nil {
 			return fmt.Errorf("%s: %v", where, err)
 		}
 		if s.Rows != "" && !s.varies(s.Rows) {
@@ -358,3 +375,23 @@ func (e *Experiment) Raw() []byte { return e.raw }
 
 // Path returns the file the experiment was read from.
 func (e *Experiment) Path() string { return e.path }
+
+// checkCells validates every cell for how it will run: passes applied to a
+// trained checkpoint, or held in the loop when the sweep fine-tunes.
+func (s *Sweep) checkCells(cells []Cell) error {
+	if f := s.Finetune; f != nil && (f.Epochs < 0 || f.Batch < 0 || f.LR < 0) {
+		return fmt.Errorf("finetune: epochs, batch and lr must not be negative")
+	}
+	for _, c := range cells {
+		var err error
+		if s.Finetune != nil {
+			err = retrain.Check(c.Specs)
+		} else {
+			_, err = compress.Build(c.Specs)
+		}
+		if err != nil {
+			return fmt.Errorf("cell %v: %v", c.Specs, err)
+		}
+	}
+	return nil
+}

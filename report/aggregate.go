@@ -23,6 +23,9 @@ type Cell struct {
 	Ratio   Stat // original float32 size / Size
 	Bits    Stat // effective bits per weight of w1 and w2
 	EvalMS  Stat
+	// NoRetrain is, for a fine-tuning cell, the accuracy of the same passes
+	// applied after training without fine-tuning.
+	NoRetrain Stat
 	// Sparsity and distinct values of w1 and w2 (means over seeds).
 	SparsityW1, SparsityW2 float64
 	DistinctW1, DistinctW2 float64
@@ -60,6 +63,7 @@ func Aggregate(recs []experiments.Record) []Cell {
 		cell                                Cell
 		acc, delta, loss, size, ratio, bits []float64
 		ms, sp1, sp2, d1, d2                []float64
+		noRetrain                           []float64
 	}
 	var order []string
 	groups := map[string]*acc{}
@@ -85,6 +89,9 @@ func Aggregate(recs []experiments.Record) []Cell {
 			ms += s.EvalMS
 		}
 		g.ms = append(g.ms, ms)
+		if r.Finetune != nil {
+			g.noRetrain = append(g.noRetrain, r.Finetune.AccNoRetrain)
+		}
 		g.sp1 = append(g.sp1, tensor(t, "w1").Sparsity)
 		g.sp2 = append(g.sp2, tensor(t, "w2").Sparsity)
 		g.d1 = append(g.d1, float64(tensor(t, "w1").DistinctValues))
@@ -96,6 +103,9 @@ func Aggregate(recs []experiments.Record) []Cell {
 		c := g.cell
 		c.Acc, c.Delta, c.Loss, c.Size = stat(g.acc), stat(g.delta), stat(g.loss), stat(g.size)
 		c.Ratio, c.Bits, c.EvalMS = stat(g.ratio), stat(g.bits), stat(g.ms)
+		if len(g.noRetrain) > 0 {
+			c.NoRetrain = stat(g.noRetrain)
+		}
 		c.SparsityW1, c.SparsityW2 = stat(g.sp1).Mean, stat(g.sp2).Mean
 		c.DistinctW1, c.DistinctW2 = stat(g.d1).Mean, stat(g.d2).Mean
 		sort.Slice(c.Seeds, func(i, j int) bool { return c.Seeds[i] < c.Seeds[j] })

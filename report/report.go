@@ -47,7 +47,15 @@ func Write(dir string, e *experiments.Experiment, recs []experiments.Record) err
 			}
 			fmt.Fprintf(&body, "![%s](%s/%s.png)\n\n", s.Name, PlotsDir, fig.Name)
 		}
+		if f := s.Finetune; f != nil {
+			fmt.Fprintf(&body, "Each cell fine-tunes the seed's baseline with its passes held in the loop (%s).\n\n", budgetText(recs, s.Name))
+		}
 		fmt.Fprintf(&body, "Test accuracy %% (mean ± std over %s):\n\n%s\n", plural(len(e.Seeds), "seed"), g.AccuracyTable())
+		if s.Finetune != nil && g.RowKey != "" {
+			nr := g.table(func(c Cell) string { return pct(c.NoRetrain) })
+			fmt.Fprintf(&body, "The same passes applied after training, without retraining:\n\n%s\n", nr)
+			fmt.Fprintf(&tables, "Without retraining.\n\n%s\n", nr)
+		}
 		if g.RowKey != "" && g.VariesInSize() {
 			sz := g.SizeTable()
 			fmt.Fprintf(&tables, "Bytes the representation needs (compression ratio against float32).\n\n%s\n", sz)
@@ -234,4 +242,15 @@ func plural(n int, noun string) string {
 		return fmt.Sprintf("1 %s", noun)
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// budgetText describes a fine-tuning sweep's budget from its records.
+func budgetText(recs []experiments.Record, sweep string) string {
+	for _, r := range recs {
+		if r.Sweep == sweep && r.Finetune != nil {
+			t := r.Finetune.Train
+			return fmt.Sprintf("%d epochs, batch %d, Adam lr %g", t.Epochs, t.Batch, t.LR)
+		}
+	}
+	return "no records"
 }
