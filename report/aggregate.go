@@ -26,6 +26,8 @@ type Cell struct {
 	// NoRetrain is, for a fine-tuning cell, the accuracy of the same passes
 	// applied after training without fine-tuning.
 	NoRetrain Stat
+	// TrainSeconds is, for a fine-tuning cell, the wall time of its training.
+	TrainSeconds Stat
 	// Sparsity and distinct values of w1 and w2 (means over seeds).
 	SparsityW1, SparsityW2 float64
 	DistinctW1, DistinctW2 float64
@@ -63,7 +65,7 @@ func Aggregate(recs []experiments.Record) []Cell {
 		cell                                Cell
 		acc, delta, loss, size, ratio, bits []float64
 		ms, sp1, sp2, d1, d2                []float64
-		noRetrain                           []float64
+		noRetrain, trainSecs                []float64
 	}
 	var order []string
 	groups := map[string]*acc{}
@@ -91,6 +93,7 @@ func Aggregate(recs []experiments.Record) []Cell {
 		g.ms = append(g.ms, ms)
 		if r.Finetune != nil {
 			g.noRetrain = append(g.noRetrain, r.Finetune.AccNoRetrain)
+			g.trainSecs = append(g.trainSecs, r.Finetune.Seconds)
 		}
 		g.sp1 = append(g.sp1, tensor(t, "w1").Sparsity)
 		g.sp2 = append(g.sp2, tensor(t, "w2").Sparsity)
@@ -104,7 +107,7 @@ func Aggregate(recs []experiments.Record) []Cell {
 		c.Acc, c.Delta, c.Loss, c.Size = stat(g.acc), stat(g.delta), stat(g.loss), stat(g.size)
 		c.Ratio, c.Bits, c.EvalMS = stat(g.ratio), stat(g.bits), stat(g.ms)
 		if len(g.noRetrain) > 0 {
-			c.NoRetrain = stat(g.noRetrain)
+			c.NoRetrain, c.TrainSeconds = stat(g.noRetrain), stat(g.trainSecs)
 		}
 		c.SparsityW1, c.SparsityW2 = stat(g.sp1).Mean, stat(g.sp2).Mean
 		c.DistinctW1, c.DistinctW2 = stat(g.d1).Mean, stat(g.d2).Mean

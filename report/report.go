@@ -55,6 +55,9 @@ func Write(dir string, e *experiments.Experiment, recs []experiments.Record) err
 			nr := g.table(func(c Cell) string { return pct(c.NoRetrain) })
 			fmt.Fprintf(&body, "The same passes applied after training, without retraining:\n\n%s\n", nr)
 			fmt.Fprintf(&tables, "Without retraining.\n\n%s\n", nr)
+			ts := g.table(func(c Cell) string { return fmt.Sprintf("%.1f", c.TrainSeconds.Mean) })
+			fmt.Fprintf(&body, "Extra training time per cell, seconds (mean over seeds; cells train two at a time on the run's machine):\n\n%s\n", ts)
+			fmt.Fprintf(&tables, "Extra training time, seconds.\n\n%s\n", ts)
 		}
 		if g.RowKey != "" && g.VariesInSize() {
 			sz := g.SizeTable()
