@@ -1,7 +1,6 @@
 package model
 
 import (
-	"fmt"
 	"math/rand"
 
 	"mnistc/data"
@@ -29,13 +28,10 @@ type Constraint interface {
 // c held from the first step (the article's §4 flow: the compression
 // "layers" are in the model while it trains).
 func TrainConstrained(cfg TrainConfig, c Constraint, train, val data.Set, hooks Hooks) (TrainResult, error) {
-	if err := cfg.Validate(); err != nil {
+	cfg, err := begin(cfg, train, val)
+	if err != nil {
 		return TrainResult{}, err
 	}
-	if train.Len() == 0 {
-		return TrainResult{}, fmt.Errorf("training set is empty")
-	}
-	cfg.TrainImages, cfg.ValImages = train.Len(), val.Len()
 	rng := rand.New(rand.NewSource(cfg.Seed))
 	p := InitGlorot(cfg.Hidden, rng)
 	shadow := constrainStart(&p, c)
@@ -60,13 +56,10 @@ func constrainStart(p *Params, c Constraint) *Params {
 // returns the projected weights: what the constraint allows.
 func FineTune(start Params, cfg TrainConfig, c Constraint, train, val data.Set, hooks Hooks) (TrainResult, error) {
 	cfg.Hidden = start.Hidden()
-	if err := cfg.Validate(); err != nil {
+	cfg, err := begin(cfg, train, val)
+	if err != nil {
 		return TrainResult{}, err
 	}
-	if train.Len() == 0 {
-		return TrainResult{}, fmt.Errorf("training set is empty")
-	}
-	cfg.TrainImages, cfg.ValImages = train.Len(), val.Len()
 	p := start.Clone()
 	shadow := constrainStart(&p, c)
 	rng := rand.New(rand.NewSource(cfg.Seed))

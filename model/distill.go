@@ -61,16 +61,13 @@ func TrainDistilled(cfg TrainConfig, teacher Params, train, val data.Set, hooks 
 	if cfg.Distill == nil {
 		return TrainResult{}, fmt.Errorf("no distillation settings")
 	}
-	if err := cfg.Validate(); err != nil {
+	cfg, err := begin(cfg, train, val)
+	if err != nil {
 		return TrainResult{}, err
 	}
 	if err := cfg.Distill.Validate(); err != nil {
 		return TrainResult{}, err
 	}
-	if train.Len() == 0 {
-		return TrainResult{}, fmt.Errorf("training set is empty")
-	}
-	cfg.TrainImages, cfg.ValImages = train.Len(), val.Len()
 	q, negEnt := SoftTargets(teacher, train, cfg.Distill.Temperature)
 	rng := rand.New(rand.NewSource(cfg.Seed))
 	p := InitGlorot(cfg.Hidden, rng)

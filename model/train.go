@@ -88,18 +88,20 @@ type TrainResult struct {
 // val (which may be empty) after each epoch. Every sample is used each
 // epoch: the last, smaller batch runs through a second graph of its size.
 func Train(cfg TrainConfig, train, val data.Set, hooks Hooks) (TrainResult, error) {
+	return TrainConstrained(cfg, nil, train, val, hooks)
+}
+
+// begin validates the recipe against the data and records the set sizes
+// in it: the common start of every training entry point.
+func begin(cfg TrainConfig, train, val data.Set) (TrainConfig, error) {
 	if err := cfg.Validate(); err != nil {
-		return TrainResult{}, err
+		return cfg, err
 	}
 	if train.Len() == 0 {
-		return TrainResult{}, fmt.Errorf("training set is empty")
+		return cfg, fmt.Errorf("training set is empty")
 	}
 	cfg.TrainImages, cfg.ValImages = train.Len(), val.Len()
-	rng := rand.New(rand.NewSource(cfg.Seed))
-	p := InitGlorot(cfg.Hidden, rng)
-	res, err := fit(&p, cfg, train, val, rng, hooks)
-	res.Params, res.Config = p, cfg
-	return res, err
+	return cfg, nil
 }
 
 // trainer owns what one training run needs: the graph for full batches,
@@ -238,14 +240,9 @@ func (t *trainer) close() {
 	}
 }
 
-// fit runs cfg.Epochs epochs of Adam over p in place.
-func fit(p *Params, cfg TrainConfig, train, val data.Set, rng *rand.Rand, hooks Hooks) (TrainResult, error) {
-	return fitWith(p, fitOpts{}, cfg, train, val, rng, hooks)
-}
-
-// fitWith is fit with options: under a constraint the optimizer updates
-// o.shadow and p holds the projected weights; with soft targets the loss
-// is distillation's.
+// fitWith runs cfg.Epochs epochs of Adam over p in place, with options:
+// under a constraint the optimizer updates o.shadow and p holds the
+// projected weights; with soft targets the loss is distillation's.
 func fitWith(p *Params, o fitOpts, cfg TrainConfig, train, val data.Set, rng *rand.Rand, hooks Hooks) (TrainResult, error) {
 	n := train.Len()
 	tr, err := newTrainer(p, cfg, n)

@@ -17,25 +17,8 @@ import (
 func TestFinetuneCommand(t *testing.T) {
 	in, _ := trainSmall(t)
 	out := filepath.Join(t.TempDir(), "ft.npz")
-	code, stdout, stderr := mnistc(t, "finetune", "--model", in, "--pass", "prune:keep=0.1,scope=global,schedule=gradual,every=20",
-		"--epochs", "1", "--limit", "3500", "--val", "500", "--out", out, "--json", "--quiet")
-	if code != 0 {
-		t.Fatalf("finetune: exit %d: %s", code, stderr)
-	}
-	var rec retrain.Record
-	if err := json.Unmarshal([]byte(stdout), &rec); err != nil {
-		t.Fatal(err)
-	}
-	ck, err := model.Load(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nz := 0
-	for _, v := range append(ck.Params.W1.Data, ck.Params.W2.Data...) {
-		if v != 0 {
-			nz++
-		}
-	}
+	rec, ck, nz := runRetrain(t, out, "finetune", "--model", in, "--pass", "prune:keep=0.1,scope=global,schedule=gradual,every=20",
+		"--epochs", "1", "--limit", "3500", "--val", "500")
 	want := compress.KeepCount(0.1, len(ck.Params.W1.Data)+len(ck.Params.W2.Data))
 	if nz != want || rec.Schedules[0]["schedule"] != "gradual" || rec.CorrectAfter != ck.Meta.Test.Correct || len(ck.Meta.Passes) == 0 {
 		t.Errorf("saved %d non-zeros (want %d), schedule %v, correct %d vs checkpoint %d", nz, want, rec.Schedules, rec.CorrectAfter, ck.Meta.Test.Correct)
@@ -61,25 +44,8 @@ func TestFinetuneCommand(t *testing.T) {
 // sparse and on the 4-bit grid; NumPy agrees with its correct count.
 func TestTrainWithPasses(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "s4.npz")
-	code, stdout, stderr := mnistc(t, "train", "--epochs", "1", "--limit", "3500", "--val", "500", "--out", out, "--json", "--quiet",
+	rec, ck, nz := runRetrain(t, out, "train", "--epochs", "1", "--limit", "3500", "--val", "500",
 		"--pass", "prune:keep=0.3,scope=global", "--pass", "quantize:bits=4,granularity=channel")
-	if code != 0 {
-		t.Fatalf("train --pass: exit %d: %s", code, stderr)
-	}
-	var rec retrain.Record
-	if err := json.Unmarshal([]byte(stdout), &rec); err != nil {
-		t.Fatal(err)
-	}
-	ck, err := model.Load(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nz := 0
-	for _, v := range append(ck.Params.W1.Data, ck.Params.W2.Data...) {
-		if v != 0 {
-			nz++
-		}
-	}
 	if max := compress.KeepCount(0.3, len(ck.Params.W1.Data)+len(ck.Params.W2.Data)); nz > max || rec.CorrectAfter != ck.Meta.Test.Correct || rec.AccAfter < 0.5 {
 		t.Errorf("%d non-zeros (≤ %d wanted), correct %d vs checkpoint %d, accuracy %.4f", nz, max, rec.CorrectAfter, ck.Meta.Test.Correct, rec.AccAfter)
 	}
@@ -148,4 +114,30 @@ func TestFinetuneActivationQAT(t *testing.T) {
 	if correct, _, _, ok := numpyEval(t, out); ok && correct != rec.CorrectAfter {
 		t.Errorf("NumPy with the saved ranges: %d correct; record %d", correct, rec.CorrectAfter)
 	}
+}
+
+// runRetrain runs finetune or train --pass writing out (with --json
+// --quiet), and returns the printed record, the saved checkpoint and its
+// number of non-zero weights in w1 and w2.
+func runRetrain(t *testing.T, out string, args ...string) (retrain.Record, model.Checkpoint, int) {
+	t.Helper()
+	code, stdout, stderr := mnistc(t, append(args, "--out", out, "--json", "--quiet")...)
+	if code != 0 {
+		t.Fatalf("%s: exit %d: %s", args[0], code, stderr)
+	}
+	var rec retrain.Record
+	if err := json.Unmarshal([]byte(stdout), &rec); err != nil {
+		t.Fatal(err)
+	}
+	ck, err := model.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nz := 0
+	for _, v := range append(ck.Params.W1.Data, ck.Params.W2.Data...) {
+		if v != 0 {
+			nz++
+		}
+	}
+	return rec, ck, nz
 }
