@@ -140,11 +140,14 @@ func Symmetric(v []float32, b int, c float64) {
 	if c <= 0 {
 		return // all zeros
 	}
-	s := c / qmax
+	s := float32(c / qmax) // stored as float32, so a packed file holds it exactly
+	if s == 0 {
+		return
+	}
 	for i, x := range v {
-		k := math.RoundToEven(float64(x) / s)
+		k := math.RoundToEven(float64(x) / float64(s))
 		k = math.Max(-qmax, math.Min(qmax, k))
-		v[i] = float32(k * s)
+		v[i] = s * float32(int(k)) // int: −0 becomes +0
 	}
 }
 
@@ -159,11 +162,14 @@ func Affine(v []float32, b int) {
 	if hi == lo {
 		return
 	}
-	s := (hi - lo) / levels
-	zp := math.Max(0, math.Min(levels, math.RoundToEven(-lo/s)))
+	s := float32((hi - lo) / levels) // float32, as stored in a packed file
+	if s == 0 {
+		return
+	}
+	zp := math.Max(0, math.Min(levels, math.RoundToEven(-lo/float64(s))))
 	for i, x := range v {
-		k := math.Max(0, math.Min(levels, math.RoundToEven(float64(x)/s)+zp))
-		v[i] = float32((k - zp) * s)
+		k := math.Max(0, math.Min(levels, math.RoundToEven(float64(x)/float64(s))+zp))
+		v[i] = s * float32(int(k-zp))
 	}
 }
 
@@ -228,7 +234,7 @@ func Ternary(v []float32, delta float64) {
 func Literal(v []float32, b int) {
 	step := math.Ldexp(1, b-1)
 	for i, x := range v {
-		v[i] = float32(math.RoundToEven(float64(x)/step) * step)
+		v[i] = float32(float64(int64(math.RoundToEven(float64(x)/step))) * step) // int64: −0 becomes +0
 	}
 }
 
