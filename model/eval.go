@@ -15,8 +15,12 @@ type Result struct {
 // Evaluate runs the network over s and returns accuracy, mean cross-entropy,
 // per-class accuracy and the confusion matrix.
 func Evaluate(p Params, s data.Set, aq *ActQuant) Result {
+	return Score(Forward(p, s.X, s.Len(), aq), s)
+}
+
+// Score turns the logits (n×10) of the n images of s into a Result.
+func Score(logits []float32, s data.Set) Result {
 	n := s.Len()
-	logits := Forward(p, s.X, n, aq)
 	var r Result
 	r.Total = n
 	var loss float64
