@@ -221,7 +221,7 @@ func header(v, n uint16) []byte {
 // TestHugeClaimRefusedBeforeAllocating: a short, well-framed file whose
 // tensor claims 2^31 entries is refused without allocating them.
 func TestHugeClaimRefusedBeforeAllocating(t *testing.T) {
-	payload := []byte{2, 'w', '1', 2}                            // name "w1", rank 2
+	payload := []byte{2, 'w', '1', 2}                             // name "w1", rank 2
 	payload = append(payload, 0x80, 0x80, 0x80, 0x80, 0x08, 1, 0) // 2^31 × 1, float32
 	file := append(header(1, 1), section(2, payload)...)
 	var before, after runtime.MemStats
