@@ -67,12 +67,12 @@ func encodeTensor(t *Tensor) []byte {
 		w.uvar(uint64(len(t.Pos)))
 		w.uvar(uint64(len(gaps)))
 		st.IndexSymbols = len(gaps)
-		st.IndexBitsFixed = len(gaps) * t.IndexBits
+		st.IndexBitsFixed = 8 * ((len(gaps)*t.IndexBits + 7) / 8) // as a fixed-width stream stores them
 		st.IndexBitsStored, st.IndexHuffman = writeStream(&w, gaps, t.IndexBits)
 	} else {
 		w.u8(layoutDense)
 	}
-	st.CodeBitsFixed = len(t.Codes) * t.Bits
+	st.CodeBitsFixed = 8 * ((len(t.Codes)*t.Bits + 7) / 8)
 	st.CodeBitsStored, st.CodeHuffman = writeStream(&w, t.Codes, t.Bits)
 	st.PayloadBytes = len(w.b)
 	t.Stats = st

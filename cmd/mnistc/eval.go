@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
+	"mnistc/infer"
 	"mnistc/model"
 )
 
@@ -15,14 +17,17 @@ type evalOutput struct {
 	Model   string  `json:"model"`
 	Backend string  `json:"backend"`
 	EvalMS  float64 `json:"eval_ms"`
+	// Packed: evaluated straight from a .mnc file, with these kernels.
+	Packed  bool     `json:"packed,omitempty"`
+	Kernels []string `json:"kernels,omitempty"`
 	model.Result
 }
 
 func runEval(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("eval", "eval --model model.npz [--data DIR] [--json]", stderr)
+	fs := newFlags("eval", "eval --model model.npz|model.mnc [--data DIR] [--json]", stderr)
 	var d dataFlags
 	d.register(fs, false)
-	path := fs.String("model", "", "checkpoint to evaluate (.npz)")
+	path := fs.String("model", "", "checkpoint (.npz) or packed model (.mnc, evaluated from its packed form) to evaluate")
 	asJSON := fs.Bool("json", false, "print accuracy, correct, total, loss, per-class accuracy and confusion as JSON")
 	if err := fs.parse(args); err != nil {
 		return err
@@ -33,8 +38,18 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if _, err := os.Stat(*path); err != nil {
 		return fmt.Errorf("--model %s: %w", *path, err)
 	}
-	ck, err := model.Load(*path)
-	if err != nil {
+	var ck model.Checkpoint
+	var net *infer.Net
+	var err error
+	if strings.HasSuffix(*path, ".mnc") {
+		f, err := loadPacked(*path)
+		if err != nil {
+			return err
+		}
+		if net, err = infer.New(f); err != nil {
+			return fmt.Errorf("%s: %w", *path, err)
+		}
+	} else if ck, err = model.Load(*path); err != nil {
 		return err
 	}
 	if err := d.check(); err != nil {
@@ -45,10 +60,22 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	start := time.Now()
-	r := model.Evaluate(ck.Params, test, ck.Meta.ActQuant)
+	var r model.Result
+	if net != nil {
+		r = model.Score(net.Forward(test.X, test.Len()), test)
+	} else {
+		r = model.Evaluate(ck.Params, test, ck.Meta.ActQuant)
+	}
 	ms := float64(time.Since(start).Microseconds()) / 1000
+	out := evalOutput{Model: *path, Backend: model.Backend(), EvalMS: ms, Result: r}
+	if net != nil {
+		out.Packed, out.Kernels = true, net.Kernels()
+	}
 	if *asJSON {
-		return printJSON(stdout, evalOutput{Model: *path, Backend: model.Backend(), EvalMS: ms, Result: r})
+		return printJSON(stdout, out)
+	}
+	for _, k := range out.Kernels {
+		fmt.Fprintf(stdout, "from the packed file: %s\n", k)
 	}
 	fmt.Fprintf(stdout, "%s: test accuracy %.4f (%d/%d correct), loss %.4f, %.1f ms (BLAS %s)\n",
 		*path, r.Accuracy, r.Correct, r.Total, r.Loss, ms, model.Backend())

@@ -28,6 +28,9 @@ func commands() []command {
 		{"passes", "list every compression pass with its parameters, defaults and ranges", runPasses},
 		{"finetune", "fine-tune a checkpoint with a pass held through training (pruning with retraining)", runFinetune},
 		{"distill", "train a smaller student from a teacher's soft targets, against the same student alone", runDistill},
+		{"pack", "write a checkpoint as a packed .mnc file (codes, sparse indices, Huffman): its real compressed size", runPack},
+		{"unpack", "expand a packed .mnc file back to a float32 .npz checkpoint, bit for bit", runUnpack},
+		{"inspect", "print a packed file's per-tensor table: kept %, bits before/after Huffman, bytes, ratio", runInspect},
 		{"sweep", "run an experiment file: baselines for each seed, every cell, then the report", runSweep},
 		{"report", "render results.csv, tables, plots and REPORT.md from a results folder", runReport},
 	}
