@@ -12,6 +12,7 @@ import (
 
 	"mnistc/compress"
 	"mnistc/data"
+	"mnistc/mnc"
 	"mnistc/model"
 )
 
@@ -182,6 +183,20 @@ func TestSweepEndToEnd(t *testing.T) {
 	}
 	if r.Baseline.TestAccuracy != ck.Meta.Test.Accuracy || r.Train.Seed != 2 || r.Train.TrainImages != 2000 {
 		t.Errorf("record config %+v / baseline %+v does not describe its checkpoint", r.Train, r.Baseline)
+	}
+	// the real size is the length of the packed file of the same weights
+	b, _, err := mnc.Pack(model.Checkpoint{Params: direct.State.Params, Meta: mnc.Lean(model.Meta{Train: &r.Train,
+		ActQuant: direct.State.ActQuant, Source: "mnistc sweep: " + strings.Join(r.Cell.Specs, " → ")})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Packed == nil || r.Packed.Bytes != len(b) || r.Packed.Ratio != float64(4*ck.Params.Count())/float64(len(b)) {
+		t.Errorf("packed %+v; packing the same weights gives %d bytes", r.Packed, len(b))
+	}
+	for _, rec := range sum.Records {
+		if rec.Packed == nil || rec.Packed.Bytes <= 0 {
+			t.Errorf("%v seed %d: no packed size", rec.Cell.Specs, rec.Seed)
+		}
 	}
 }
 

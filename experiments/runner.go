@@ -12,12 +12,14 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 	"unsafe"
 
 	"mnistc/compress"
 	"mnistc/data"
+	"mnistc/mnc"
 	"mnistc/model"
 	"mnistc/retrain"
 )
@@ -36,6 +38,27 @@ type Record struct {
 	Steps      []compress.Record `json:"steps"` // one per pass, then the chain total
 	// Finetune is set for a fine-tuning cell: its budget and what it did.
 	Finetune *FinetuneResult `json:"finetune,omitempty"`
+	// Packed is the real size: the cell's weights written as a .mnc file.
+	Packed *Packed `json:"packed,omitempty"`
+}
+
+// Packed is the length of the cell's packed model file (package mnc, with
+// the lean metadata a deployed model carries: activation ranges, recipe,
+// source) against the float32 parameters of the baseline.
+type Packed struct {
+	Bytes     int     `json:"bytes"`
+	MetaBytes int     `json:"meta_bytes"`
+	Ratio     float64 `json:"ratio"`
+}
+
+// pack measures the packed size of a cell's result.
+func pack(p model.Params, aq *model.ActQuant, train model.TrainConfig, specs []string, floatBytes int) (*Packed, error) {
+	meta := mnc.Lean(model.Meta{Train: &train, ActQuant: aq, Source: "mnistc sweep: " + strings.Join(specs, " → ")})
+	b, f, err := mnc.Pack(model.Checkpoint{Params: p, Meta: meta})
+	if err != nil {
+		return nil, err
+	}
+	return &Packed{Bytes: len(b), MetaBytes: f.MetaBytes, Ratio: float64(floatBytes) / float64(len(b))}, nil
 }
 
 // FinetuneResult is a fine-tuning cell's budget and outcome. The cell's
@@ -288,6 +311,9 @@ func evalCell(j job, train, val, test data.Set, before model.Result) (Record, er
 	}
 	r := j.rec
 	r.Steps = res.Records
+	if r.Packed, err = pack(res.State.Params, res.State.ActQuant, r.Train, r.Cell.Specs, 4*j.ck.Params.Count()); err != nil {
+		return Record{}, fmt.Errorf("seed %d, %v: %w", r.Seed, r.Cell.Specs, err)
+	}
 	return r, nil
 }
 
@@ -312,8 +338,11 @@ func finetuneConfig(b Budget, specs []string, seed int64) model.TrainConfig {
 func finetuneCell(j job, train, val, test data.Set) (Record, error) {
 	r := j.rec
 	ft := *r.Finetune
-	_, rec, err := retrain.Run(*j.ck, retrain.Config{Train: ft.Train, Passes: r.Cell.Specs}, train, val, test, model.Hooks{})
+	out, rec, err := retrain.Run(*j.ck, retrain.Config{Train: ft.Train, Passes: r.Cell.Specs}, train, val, test, model.Hooks{})
 	if err != nil {
+		return Record{}, fmt.Errorf("seed %d, fine-tune %v: %w", r.Seed, r.Cell.Specs, err)
+	}
+	if r.Packed, err = pack(out.Params, out.Meta.ActQuant, ft.Train, r.Cell.Specs, 4*j.ck.Params.Count()); err != nil {
 		return Record{}, fmt.Errorf("seed %d, fine-tune %v: %w", r.Seed, r.Cell.Specs, err)
 	}
 	_, _, bpw := compress.Totals(rec.Tensors)

@@ -58,6 +58,13 @@ func Pack(c model.Checkpoint) ([]byte, *File, error) {
 	return b, back, nil
 }
 
+// Lean keeps the metadata a deployed model needs — the activation ranges,
+// the training recipe and where the weights came from — and drops the
+// training history, the test evaluation and the pass records.
+func Lean(m model.Meta) model.Meta {
+	return model.Meta{Train: m.Train, ActQuant: m.ActQuant, Source: m.Source}
+}
+
 // best returns the smallest encoding of one tensor.
 func best(name string, shape []int, v []float32) Tensor {
 	var win Tensor
@@ -168,7 +175,7 @@ func Decode(b []byte) (*File, error) {
 				return nil, fmt.Errorf("%s: tensor %q appears twice", ctx, t.Name)
 			}
 			names[t.Name] = true
-			t.Stats = statsOf(t, len(payload))
+			t.Stats.PayloadBytes = len(payload)
 			f.Tensors = append(f.Tensors, t)
 		default:
 			return nil, fmt.Errorf("%s: unknown kind %d", ctx, kind)
@@ -204,15 +211,6 @@ func decodeMeta(p []byte, m *model.Meta) error {
 		return fmt.Errorf("not valid JSON: %v", err)
 	}
 	return nil
-}
-
-// statsOf recomputes a decoded tensor's stream statistics by re-encoding it
-// (the encoder is deterministic, so the figures are those of the file).
-func statsOf(t Tensor, payload int) Stats {
-	c := t
-	encodeTensor(&c)
-	c.Stats.PayloadBytes = payload
-	return c.Stats
 }
 
 // Tensor returns the tensor with the given name, or nil.

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"sort"
+
+	"mnistc/mnc/huffman"
 )
 
 // layout of a quantized tensor's entries.
@@ -159,6 +161,7 @@ func decodeTensor(p []byte, ctx string) (Tensor, error) {
 	if t.Bits < 1 || t.Bits > MaxBits {
 		r.fail("code width %d outside 1–%d", t.Bits, MaxBits)
 	}
+	groupStart := r.left()
 	if r.err == nil && t.Map == Grid {
 		if r.left() < 4*t.Groups {
 			r.fail("truncated: %d scales need %d bytes, %d left", t.Groups, 4*t.Groups, r.left())
@@ -207,6 +210,7 @@ func decodeTensor(p []byte, ctx string) (Tensor, error) {
 			}
 		}
 	}
+	t.Stats.GroupBytes = groupStart - r.left()
 	layout := r.u8("layout")
 	if r.err != nil {
 		return t, r.err
@@ -225,7 +229,10 @@ func decodeTensor(p []byte, ctx string) (Tensor, error) {
 		if r.err != nil {
 			return t, r.err
 		}
-		gaps := readStream(r, nsym, t.IndexBits, "index stream")
+		var gaps []uint16
+		gaps, t.Stats.IndexBitsStored, t.Stats.IndexHuffman = readStream(r, nsym, t.IndexBits, "index stream")
+		t.Stats.IndexSymbols = nsym
+		t.Stats.IndexBitsFixed = 8 * ((nsym*t.IndexBits + 7) / 8)
 		if r.err != nil {
 			return t, r.err
 		}
@@ -262,7 +269,8 @@ func decodeTensor(p []byte, ctx string) (Tensor, error) {
 	if r.err != nil {
 		return t, r.err
 	}
-	t.Codes = readStream(r, count, t.Bits, "code stream")
+	t.Codes, t.Stats.CodeBitsStored, t.Stats.CodeHuffman = readStream(r, count, t.Bits, "code stream")
+	t.Stats.CodeBitsFixed = 8 * ((count*t.Bits + 7) / 8)
 	if r.err != nil {
 		return t, r.err
 	}
@@ -302,7 +310,9 @@ func candidates(name string, shape []int, v []float32) []Tensor {
 		}
 	}
 	layouts := []bool{false}
-	if len(nz) < len(v) {
+	// Below a fifth of zeros the sparse layout cannot win: every kept entry
+	// pays an index symbol besides its code.
+	if len(v)-len(nz) >= len(v)/5 && len(nz) < len(v) {
 		layouts = append(layouts, true)
 	}
 	for _, groups := range groupings {
@@ -318,25 +328,60 @@ func candidates(name string, shape []int, v []float32) []Tensor {
 	return out
 }
 
-// withIndex sets the sparse positions and returns one candidate per index
-// width worth trying (all of 1–16 for a sparse tensor).
+// withIndex sets the sparse positions and the index width whose gap stream
+// (Huffman-coded where smaller) is shortest.
 func withIndex(t Tensor, sparse bool, nz []int32) []Tensor {
 	if !sparse {
 		return []Tensor{t}
 	}
 	t.Sparse, t.Pos = true, nz
-	var out []Tensor
+	best := -1
 	for w := 1; w <= MaxBits; w++ {
-		c := t
-		c.IndexBits = w
-		out = append(out, c)
+		if c := indexBits(nz, t.Len(), w); best < 0 || c < best {
+			best, t.IndexBits = c, w
+		}
 	}
-	return out
+	return []Tensor{t}
+}
+
+// indexBits is the size of the gap stream at width w — fixed width or
+// Huffman-coded with its table, whichever writeStream would pick — from the
+// symbol counts alone.
+func indexBits(pos []int32, n, w int) int {
+	span := 1<<w - 1
+	freq := make([]int, span+1)
+	total := 0
+	cur := -1
+	for _, p := range pos {
+		g := int(p) - cur
+		fill := (g - 1) / span
+		freq[span] += fill
+		freq[g-fill*span-1]++
+		total += fill + 1
+		cur = int(p)
+	}
+	if tail := (n - 1 - cur) / span; tail > 0 {
+		freq[span] += tail
+		total += tail
+	}
+	fixed := 8 * ((total*w + 7) / 8)
+	top := 0
+	for s, f := range freq {
+		if f > 0 {
+			top = s
+		}
+	}
+	lens := huffman.Lengths(freq[:top+1])
+	h := 8*((5*(top+1)+7)/8) + 32 // table and its lengths
+	for s, f := range freq[:top+1] {
+		h += f * int(lens[s])
+	}
+	return min(fixed, h)
 }
 
 // members returns the entries of group g that the layout stores.
 func members(v []float32, groups, g int, sparse bool) []float32 {
-	var out []float32
+	out := make([]float32, 0, len(v)/groups+1)
 	for i := g; i < len(v); i += groups {
 		if !sparse || math.Float32bits(v[i]) != 0 {
 			out = append(out, v[i])
@@ -409,10 +454,12 @@ func bookTensor(t Tensor, v []float32, groups int, sparse bool, nz []int32) (Ten
 	t.Map, t.Groups = Codebook, groups
 	t.Book = make([][]float32, groups)
 	index := make([]map[uint32]uint16, groups)
-	size := 0
+	size, entries := 0, 0
 	for g := 0; g < groups; g++ {
 		d := distinctBits(members(v, groups, g, sparse))
-		if len(d) > MaxBook {
+		entries += len(d)
+		// a codebook holding most of the values costs more than float32
+		if len(d) > MaxBook || entries > len(v)/2 {
 			return t, false
 		}
 		t.Book[g] = d

@@ -112,15 +112,16 @@ func writeStream(w *buf, syms []uint16, width int) (stored int, huff bool) {
 	}
 	fb := fixed.Bytes()
 	hb, table, ok := huffmanStream(syms)
+	start := len(w.b) + 1 // after the coding byte
 	if ok && len(hb)+len(table) < len(fb) {
 		w.u8(streamHuffman)
 		w.b = append(w.b, table...)
 		w.bytes(hb)
-		return 8 * (len(hb) + len(table)), true
+		return 8 * (len(w.b) - start), true
 	}
 	w.u8(streamFixed)
 	w.bytes(fb)
-	return 8 * len(fb), false
+	return 8 * (len(w.b) - start), false
 }
 
 // huffmanStream codes syms with a canonical code; the table is the alphabet
@@ -156,9 +157,17 @@ func huffmanStream(syms []uint16) (data, table []byte, ok bool) {
 	return dw.Bytes(), t.b, true
 }
 
-// readStream reads count symbols below 2^width written by writeStream.
-func readStream(r *rd, count, width int, what string) []uint16 {
+// readStream reads count symbols below 2^width written by writeStream and
+// returns the bits the stream took (after its coding byte) and whether it
+// was Huffman-coded.
+func readStream(r *rd, count, width int, what string) ([]uint16, int, bool) {
+	start := r.left() - 1
 	mode := r.u8(what + " coding")
+	syms := readSymbols(r, mode, count, width, what)
+	return syms, 8 * (start - r.left()), mode == streamHuffman
+}
+
+func readSymbols(r *rd, mode uint8, count, width int, what string) []uint16 {
 	if r.err != nil {
 		return nil
 	}

@@ -19,10 +19,14 @@ type Cell struct {
 	Acc     Stat // test accuracy after the chain
 	Delta   Stat // accuracy change against each seed's baseline, pp
 	Loss    Stat
-	Size    Stat // bytes the representation needs
+	Size    Stat // bytes the representation needs (the size model)
 	Ratio   Stat // original float32 size / Size
-	Bits    Stat // effective bits per weight of w1 and w2
-	EvalMS  Stat
+	// Packed is the real size: the length of the cell's packed .mnc file
+	// (N = 0 for records written before packing existed).
+	Packed      Stat
+	PackedRatio Stat
+	Bits        Stat // effective bits per weight of w1 and w2
+	EvalMS      Stat
 	// NoRetrain is, for a fine-tuning cell, the accuracy of the same passes
 	// applied after training without fine-tuning.
 	NoRetrain Stat
@@ -56,6 +60,15 @@ func stat(v []float64) Stat {
 	return s
 }
 
+// Bytes is the cell's real size when every seed's model was packed, else
+// the size model's; Real says which.
+func (c Cell) Bytes() (bytes, ratio float64, real bool) {
+	if c.Packed.N > 0 {
+		return c.Packed.Mean, c.PackedRatio.Mean, true
+	}
+	return c.Size.Mean, c.Ratio.Mean, false
+}
+
 // Label returns the chain as text.
 func (c Cell) Label() string { return strings.Join(c.Specs, " → ") }
 
@@ -66,6 +79,7 @@ func Aggregate(recs []experiments.Record) []Cell {
 		acc, delta, loss, size, ratio, bits []float64
 		ms, sp1, sp2, d1, d2                []float64
 		noRetrain, trainSecs                []float64
+		packed, packedRatio                 []float64
 	}
 	var order []string
 	groups := map[string]*acc{}
@@ -91,6 +105,10 @@ func Aggregate(recs []experiments.Record) []Cell {
 			ms += s.EvalMS
 		}
 		g.ms = append(g.ms, ms)
+		if r.Packed != nil {
+			g.packed = append(g.packed, float64(r.Packed.Bytes))
+			g.packedRatio = append(g.packedRatio, r.Packed.Ratio)
+		}
 		if r.Finetune != nil {
 			g.noRetrain = append(g.noRetrain, r.Finetune.AccNoRetrain)
 			g.trainSecs = append(g.trainSecs, r.Finetune.Seconds)
@@ -106,6 +124,9 @@ func Aggregate(recs []experiments.Record) []Cell {
 		c := g.cell
 		c.Acc, c.Delta, c.Loss, c.Size = stat(g.acc), stat(g.delta), stat(g.loss), stat(g.size)
 		c.Ratio, c.Bits, c.EvalMS = stat(g.ratio), stat(g.bits), stat(g.ms)
+		if len(g.packed) == len(g.acc) {
+			c.Packed, c.PackedRatio = stat(g.packed), stat(g.packedRatio)
+		}
 		if len(g.noRetrain) > 0 {
 			c.NoRetrain, c.TrainSeconds = stat(g.noRetrain), stat(g.trainSecs)
 		}

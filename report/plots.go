@@ -164,13 +164,15 @@ func Frontier(cells []Cell) []Cell {
 	floor := ParetoFloor(cells)
 	var s []Cell
 	for _, c := range cells {
-		if 100*c.Acc.Mean >= floor && c.Size.Mean > 0 {
+		if b, _, _ := c.Bytes(); 100*c.Acc.Mean >= floor && b > 0 {
 			s = append(s, c)
 		}
 	}
 	sort.SliceStable(s, func(i, j int) bool {
-		if s[i].Size.Mean != s[j].Size.Mean {
-			return s[i].Size.Mean < s[j].Size.Mean
+		bi, _, _ := s[i].Bytes()
+		bj, _, _ := s[j].Bytes()
+		if bi != bj {
+			return bi < bj
 		}
 		return s[i].Acc.Mean > s[j].Acc.Mean
 	})
@@ -190,7 +192,12 @@ func Frontier(cells []Cell) []Cell {
 func ParetoPlot(cells []Cell, name string) (Figure, int, error) {
 	p := plot.New()
 	p.Title.Text = "accuracy vs model size (every configuration, mean over seeds)"
-	p.X.Label.Text = "bytes the representation needs (log scale)"
+	p.X.Label.Text = "bytes of the packed .mnc file (log scale)"
+	if len(cells) > 0 {
+		if _, _, real := cells[0].Bytes(); !real {
+			p.X.Label.Text = "bytes the representation needs, by the size model (log scale)"
+		}
+	}
 	p.Y.Label.Text = "test accuracy %"
 	p.X.Scale = plot.LogScale{}
 	p.X.Tick.Marker = ticks125{}
@@ -198,15 +205,17 @@ func ParetoPlot(cells []Cell, name string) (Figure, int, error) {
 	var all plotter.XYs
 	hidden := 0
 	for _, c := range cells {
-		if 100*c.Acc.Mean < floor || c.Size.Mean <= 0 {
+		b, _, _ := c.Bytes()
+		if 100*c.Acc.Mean < floor || b <= 0 {
 			hidden++
 			continue
 		}
-		all = append(all, plotter.XY{X: c.Size.Mean, Y: 100 * c.Acc.Mean})
+		all = append(all, plotter.XY{X: b, Y: 100 * c.Acc.Mean})
 	}
 	var front plotter.XYs
 	for _, c := range Frontier(cells) {
-		front = append(front, plotter.XY{X: c.Size.Mean, Y: 100 * c.Acc.Mean})
+		b, _, _ := c.Bytes()
+		front = append(front, plotter.XY{X: b, Y: 100 * c.Acc.Mean})
 	}
 	if len(all) > 0 {
 		sc, err := plotter.NewScatter(all)

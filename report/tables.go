@@ -116,6 +116,27 @@ func (g Grid) SizeTable() string {
 	return g.table(func(c Cell) string { return fmt.Sprintf("%.0f (%.1f×)", c.Size.Mean, c.Ratio.Mean) })
 }
 
+// PackedTable renders the length of each cell's packed .mnc file and its
+// ratio against float32.
+func (g Grid) PackedTable() string {
+	return g.table(func(c Cell) string {
+		if c.Packed.N == 0 {
+			return "—"
+		}
+		return fmt.Sprintf("%.0f (%.1f×)", c.Packed.Mean, c.PackedRatio.Mean)
+	})
+}
+
+// HasPacked reports whether any cell has a packed size.
+func (g Grid) HasPacked() bool {
+	for _, c := range g.At {
+		if c.Packed.N > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // VariesInSize reports whether the cells differ in size.
 func (g Grid) VariesInSize() bool {
 	first := -1.0
@@ -154,10 +175,14 @@ func (g Grid) table(f func(Cell) string) string {
 // listTable is the table of a sweep without a rows key: one row per chain.
 func (g Grid) listTable() string {
 	var b strings.Builder
-	b.WriteString("| chain | accuracy % | Δ pp | bytes | ratio | bits/weight |\n|---|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| chain | accuracy % | Δ pp | bytes (size model) | ratio | bits/weight | packed .mnc bytes | ratio |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range g.Rows {
 		c := g.At[[2]string{r, "result"}]
-		fmt.Fprintf(&b, "| %s | %s | %+.2f | %.0f | %.1f× | %.2f |\n", escape(r), pct(c.Acc), c.Delta.Mean, c.Size.Mean, c.Ratio.Mean, c.Bits.Mean)
+		packed := "— | —"
+		if c.Packed.N > 0 {
+			packed = fmt.Sprintf("%.0f | %.1f×", c.Packed.Mean, c.PackedRatio.Mean)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %+.2f | %.0f | %.1f× | %.2f | %s |\n", escape(r), pct(c.Acc), c.Delta.Mean, c.Size.Mean, c.Ratio.Mean, c.Bits.Mean, packed)
 	}
 	return b.String()
 }

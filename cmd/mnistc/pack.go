@@ -90,9 +90,10 @@ func shapeText(s []int) string {
 }
 
 func runPack(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("pack", "pack --model IN.npz --out M.mnc [--json]", stderr)
+	fs := newFlags("pack", "pack --model IN.npz --out M.mnc [--lean] [--json]", stderr)
 	in := fs.String("model", "", "checkpoint to pack (.npz)")
 	out := fs.String("out", "", "packed model to write (.mnc)")
+	lean := fs.Bool("lean", false, "keep only the metadata a deployed model needs (activation ranges, recipe, source), as the sweeps' real-size column does; default: all of it")
 	asJSON := fs.Bool("json", false, "print the per-tensor table as JSON")
 	if err := fs.parse(args); err != nil {
 		return err
@@ -106,6 +107,9 @@ func runPack(args []string, stdout, stderr io.Writer) error {
 	ck, err := model.Load(*in)
 	if err != nil {
 		return err
+	}
+	if *lean {
+		ck.Meta = mnc.Lean(ck.Meta)
 	}
 	b, f, err := mnc.Pack(ck)
 	if err != nil {
