@@ -5,7 +5,7 @@ BIN     := bin/mnistc
 TAGS     = $(shell sh scripts/blas-tags.sh)
 RESULTS := results/article
 
-.PHONY: all run quick recovery test bench lint clean setup build
+.PHONY: all run quick recovery test bench fuzz lint clean setup build
 
 all: build
 
@@ -43,6 +43,14 @@ test: setup
 
 bench: setup
 	$(GO) test -tags '$(TAGS)' -run '^$$' -bench . -benchmem -count 6 ./... | tee bench.txt
+
+# Each fuzzer for FUZZTIME (default 60s): the .mnc decoder, the .npz reader, the IDX reader. New crashers land
+# in the package's testdata/fuzz/ and then fail `make test` until fixed. (make test runs the seed corpora only.)
+FUZZTIME ?= 60s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./mnc
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCheckpoint$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./model
+	$(GO) test -run '^$$' -fuzz '^FuzzReadIDX$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./data
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
