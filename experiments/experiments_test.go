@@ -299,6 +299,17 @@ func TestFreshSetsCompletedRunAside(t *testing.T) {
 	if !m.Complete {
 		t.Error("manifest not marked complete after a full run")
 	}
+	// an edited experiment file: refused without --fresh, set aside with it
+	edited, _ := Parse("tiny.yaml", append(e.Raw(), []byte("# edited\n")...))
+	if err := claimFolder(edited, options(t, out)); err == nil {
+		t.Error("an edited experiment file reused a completed run without --fresh")
+	}
+	if _, err := Run(context.Background(), edited, opt); err != nil {
+		t.Fatalf("--fresh after editing the file: %v", err)
+	}
+	if prev, _ := filepath.Glob(filepath.Join(out, "previous-*", LogFile)); len(prev) != 2 {
+		t.Errorf("set aside %v, want two earlier runs", prev)
+	}
 }
 
 // TestFinetuneCells: a sweep with a fine-tuning budget runs each cell as

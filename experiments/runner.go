@@ -431,14 +431,17 @@ func claimFolder(e *Experiment, opt Options) error {
 	sum := sha256.Sum256(e.Raw())
 	m := manifest{Experiment: e.Name, SHA256: hex.EncodeToString(sum[:])}
 	if prev, err := readManifest(opt.Out); err == nil {
-		if prev.SHA256 != m.SHA256 && !opt.Force {
-			return fmt.Errorf("%s was made by another experiment file (%s, sha256 %.12s…, this one %.12s…); use --force to run this one there (records whose config matches are reused, none are deleted) or choose another --out",
-				opt.Out, prev.Experiment, prev.SHA256, m.SHA256)
-		}
-		if prev.Complete && opt.Fresh {
+		// A completed run is set aside by --fresh whichever file made it
+		// (an edited experiment file starts over); an unfinished run of
+		// another file is refused, since resuming would mix the two.
+		switch {
+		case prev.Complete && opt.Fresh:
 			if err := setAside(opt.Out, logf(opt)); err != nil {
 				return err
 			}
+		case prev.SHA256 != m.SHA256 && !opt.Force:
+			return fmt.Errorf("%s was made by another experiment file (%s, sha256 %.12s…, this one %.12s…); use --force to run this one there (records whose config matches are reused, none are deleted), --fresh to set a completed run aside, or another --out",
+				opt.Out, prev.Experiment, prev.SHA256, m.SHA256)
 		}
 	}
 	if err := writeManifest(opt.Out, m); err != nil {
