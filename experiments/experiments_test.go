@@ -372,14 +372,90 @@ func TestRecoveryExperimentParses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ft := 0
+	ft, scratch, students := 0, 0, 0
 	for _, s := range e.Sweeps {
-		if s.Finetune != nil {
-			cells, _ := s.Cells()
+		cells, _ := s.Cells()
+		switch {
+		case s.Distill != nil:
+			students += len(cells)
+		case s.Finetune != nil && s.Finetune.From == FromScratch:
+			scratch += len(cells)
+		case s.Finetune != nil:
 			ft += len(cells)
 		}
 	}
-	if ft != 26 {
-		t.Errorf("%d fine-tuning cells, want 26 (18 pruning, 5 QAT, 3 activation QAT)", ft)
+	if ft != 34 || scratch != 4 || students != 6 {
+		t.Errorf("%d fine-tuning cells, %d from scratch, %d students; want 34 (18 pruning, 5 QAT, 3 activation QAT, 6 Deep Compression, 2 controls), 4 and 6",
+			ft, scratch, students)
+	}
+}
+
+// TestScratchAndDistillCells: a §4-flow cell trains a fresh network with
+// its passes in the loop (the same seed as the baseline, so without passes
+// it would be the baseline) and records the no-retraining accuracy of the
+// same passes on the baseline; a distillation sweep trains, per width, a
+// student from the teacher and one alone, recorded against the teacher.
+func TestScratchAndDistillCells(t *testing.T) {
+	text := `name: s4
+train: {epochs: 1, limit: 2500, val: 500}
+seeds: [1]
+sweeps:
+  - name: section4
+    rows: keep
+    finetune: {from: scratch}
+    steps:
+      - methods: ["prune:scope=global,schedule=gradual"]
+        grid: {keep: [0.1]}
+  - name: distill
+    distill: {hidden: [16], epochs: 1}
+`
+	e, err := Parse("s4.yaml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	sum, err := Run(context.Background(), e, options(t, out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Records) != 3 {
+		t.Fatalf("%d records, want 3 (one §4 cell, two students)", len(sum.Records))
+	}
+	byKind := map[string]Record{}
+	for _, r := range sum.Records {
+		byKind[r.Finetune.Kind] = r
+	}
+	s4, dist, alone := byKind[FromScratch], byKind["distilled"], byKind["alone"]
+	if s4.Finetune == nil || s4.Finetune.Train.Epochs != 1 || s4.Finetune.Train.Seed != 1 || s4.Finetune.AccNoRetrain <= 0 ||
+		s4.Total().Tensors[0].Sparsity < 0.89 || s4.Total().AccBefore != s4.Baseline.TestAccuracy {
+		t.Errorf("§4 cell: %+v, total %+v", s4.Finetune, s4.Total())
+	}
+	for _, r := range []Record{dist, alone} {
+		if r.Total().Hidden != 16 || r.Total().AccBefore != r.Baseline.TestAccuracy || r.Packed == nil || r.Finetune.Seconds <= 0 {
+			t.Errorf("%s student: %+v", r.Finetune.Kind, r.Total())
+		}
+	}
+	if dist.Finetune.Train.Distill == nil || alone.Finetune.Train.Distill != nil || dist.Key == alone.Key {
+		t.Errorf("distilled %+v, alone %+v", dist.Finetune.Train, alone.Finetune.Train)
+	}
+	// the student alone is exactly what training that width with the seed gives
+	full, _, _ := data.Load(options(t, out).Data)
+	tr, va, _ := data.Split(full.Slice(0, 2500), 500)
+	cfg := alone.Finetune.Train
+	res, _ := model.Train(cfg, tr, va, model.Hooks{})
+	_, test, _ := data.Load(options(t, out).Data)
+	if got := model.Evaluate(res.Params, test, nil).Correct; got != alone.Total().CorrectAfter {
+		t.Errorf("student alone: %d correct in the sweep, %d trained directly", alone.Total().CorrectAfter, got)
+	}
+	// refused: a distillation sweep with steps, a width of 0, actquant from scratch
+	for _, bad := range []string{
+		strings.Replace(text, "distill: {hidden: [16], epochs: 1}", "distill: {hidden: [0]}", 1),
+		strings.Replace(text, "distill: {hidden: [16], epochs: 1}", "distill: {hidden: [16], alpha: 2}", 1),
+		strings.Replace(text, `["prune:scope=global,schedule=gradual"]`, `["actquant:bits=4"]`, 1),
+		strings.Replace(text, "from: scratch", "from: nowhere", 1),
+	} {
+		if _, err := Parse("bad.yaml", []byte(bad)); err == nil {
+			t.Errorf("accepted:\n%s", bad)
+		}
 	}
 }

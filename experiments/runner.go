@@ -64,6 +64,10 @@ func pack(p model.Params, aq *model.ActQuant, train model.TrainConfig, specs []s
 // FinetuneResult is a fine-tuning cell's budget and outcome. The cell's
 // total step record holds the accuracy and size after fine-tuning.
 type FinetuneResult struct {
+	// Kind is how the cell trains: "" (fine-tunes the baseline), "scratch"
+	// (a fresh network with the passes in the loop: the article's §4 flow),
+	// "distilled" or "alone" (a student of a distillation sweep).
+	Kind         string              `json:"kind,omitempty"`
 	Train        model.TrainConfig   `json:"train"`
 	AccNoRetrain float64             `json:"acc_no_retrain"` // the same passes after training, no fine-tuning
 	Schedules    []map[string]string `json:"schedules"`
@@ -170,7 +174,12 @@ func Run(ctx context.Context, e *Experiment, opt Options) (Summary, error) {
 			for _, c := range cells {
 				cfg.TrainImages, cfg.ValImages = train.Len(), val.Len()
 				r := Record{Experiment: e.Name, Sweep: s.Name, Seed: seed, Cell: c, Train: cfg, Data: fp, Baseline: bl}
-				if s.Finetune != nil {
+				switch {
+				case s.Distill != nil:
+					r.Finetune = studentPlan(*s.Distill, c, cfg)
+				case s.Finetune != nil && s.Finetune.From == FromScratch:
+					r.Finetune = &FinetuneResult{Kind: FromScratch, Train: scratchConfig(*s.Finetune, cfg)}
+				case s.Finetune != nil:
 					r.Finetune = &FinetuneResult{Train: finetuneConfig(*s.Finetune, c.Specs, seed)}
 				}
 				r.Key = cellKey(r)
@@ -298,7 +307,11 @@ func runJobs(ctx context.Context, todo []job, logPath string, train, val, test d
 }
 
 func evalCell(j job, train, val, test data.Set, before model.Result) (Record, error) {
-	if j.rec.Finetune != nil {
+	if f := j.rec.Finetune; f != nil {
+		switch f.Kind {
+		case "distilled", "alone":
+			return studentCell(j, train, val, test, before)
+		}
 		return finetuneCell(j, train, val, test)
 	}
 	passes, err := compress.Build(j.rec.Cell.Specs)
@@ -338,7 +351,14 @@ func finetuneConfig(b Budget, specs []string, seed int64) model.TrainConfig {
 func finetuneCell(j job, train, val, test data.Set) (Record, error) {
 	r := j.rec
 	ft := *r.Finetune
-	out, rec, err := retrain.Run(*j.ck, retrain.Config{Train: ft.Train, Passes: r.Cell.Specs}, train, val, test, model.Hooks{})
+	var out model.Checkpoint
+	var rec retrain.Record
+	var err error
+	if ft.Kind == FromScratch {
+		out, rec, err = retrain.Train(retrain.Config{Train: ft.Train, Passes: r.Cell.Specs, Reference: j.ck}, train, val, test, model.Hooks{})
+	} else {
+		out, rec, err = retrain.Run(*j.ck, retrain.Config{Train: ft.Train, Passes: r.Cell.Specs}, train, val, test, model.Hooks{})
+	}
 	if err != nil {
 		return Record{}, fmt.Errorf("seed %d, fine-tune %v: %w", r.Seed, r.Cell.Specs, err)
 	}
@@ -355,18 +375,89 @@ func finetuneCell(j job, train, val, test data.Set) (Record, error) {
 	return r, nil
 }
 
-// cellKey hashes everything that determines a cell's numbers.
+// scratchConfig is the recipe of a §4-flow cell: the baseline's recipe
+// (same seed), with the budget's overrides.
+func scratchConfig(b Budget, base model.TrainConfig) model.TrainConfig {
+	c := base
+	c.TrainImages, c.ValImages = 0, 0
+	if b.Epochs > 0 {
+		c.Epochs = b.Epochs
+	}
+	if b.Batch > 0 {
+		c.Batch = b.Batch
+	}
+	if b.LR > 0 {
+		c.LR = b.LR
+	}
+	return c
+}
+
+// studentPlan is the recipe of a distillation sweep's student: the
+// baseline's recipe (same seed) at the student's width, with the soft
+// targets for the distilled one.
+func studentPlan(d DistillPlan, c Cell, base model.TrainConfig) *FinetuneResult {
+	t := base
+	t.TrainImages, t.ValImages = 0, 0
+	fmt.Sscan(c.Point["hidden"], &t.Hidden)
+	if d.Epochs > 0 {
+		t.Epochs = d.Epochs
+	}
+	kind := c.Methods[0]
+	if kind == "distilled" {
+		set := d.Settings()
+		t.Distill = &set
+	}
+	return &FinetuneResult{Kind: kind, Train: t}
+}
+
+// studentCell trains a distillation sweep's student — from the seed's
+// baseline as teacher, or alone — and records it against the teacher.
+func studentCell(j job, train, val, test data.Set, teacher model.Result) (Record, error) {
+	r := j.rec
+	ft := *r.Finetune
+	var res model.TrainResult
+	var err error
+	if ft.Kind == "distilled" {
+		res, err = model.TrainDistilled(ft.Train, j.ck.Params, train, val, model.Hooks{})
+	} else {
+		res, err = model.Train(ft.Train, train, val, model.Hooks{})
+	}
+	if err != nil {
+		return Record{}, fmt.Errorf("seed %d, %v: %w", r.Seed, r.Cell.Specs, err)
+	}
+	after := model.Evaluate(res.Params, test, nil)
+	size := 4 * res.Params.Count()
+	ts := compress.Measure(compress.State{Params: res.Params})
+	total := compress.Record{Pass: "total", Spec: r.Cell.Specs[0], Params: map[string]string{}, AccBefore: teacher.Accuracy,
+		AccAfter: after.Accuracy, DeltaPP: 100 * (after.Accuracy - teacher.Accuracy), LossAfter: after.Loss,
+		CorrectAfter: after.Correct, Hidden: res.Params.Hidden(), Tensors: ts, DenseBytes: size, SizeBytes: size,
+		Ratio: float64(4*j.ck.Params.Count()) / float64(size), BitsPerWeight: 32}
+	r.Steps = []compress.Record{total}
+	for _, s := range res.Seconds {
+		ft.Seconds += s
+	}
+	r.Finetune = &ft
+	if r.Packed, err = pack(res.Params, nil, ft.Train, r.Cell.Specs, 4*j.ck.Params.Count()); err != nil {
+		return Record{}, err
+	}
+	return r, nil
+}
+
+// cellKey hashes everything that determines a cell's numbers. A kind is
+// hashed only when set, so fine-tuning cells keep their earlier keys.
 func cellKey(r Record) string {
 	var ft *model.TrainConfig
+	kind := ""
 	if r.Finetune != nil {
-		ft = &r.Finetune.Train
+		ft, kind = &r.Finetune.Train, r.Finetune.Kind
 	}
 	b, _ := json.Marshal(struct {
 		Train    model.TrainConfig
 		Data     string
 		Specs    []string
 		Finetune *model.TrainConfig `json:",omitempty"`
-	}{r.Train, r.Data, r.Cell.Specs, ft})
+		Kind     string             `json:",omitempty"`
+	}{r.Train, r.Data, r.Cell.Specs, ft, kind})
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:12])
 }

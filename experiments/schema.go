@@ -55,7 +55,33 @@ type Sweep struct {
 	// baseline with the cell's passes held in the loop (mnistc finetune),
 	// instead of the passes applied after training.
 	Finetune *Budget `yaml:"finetune" json:"finetune,omitempty"`
-	line     int
+	// Distill, when set, makes the sweep a distillation study instead of a
+	// grid of passes (it has no steps): for each student width, a student
+	// trained from the seed's baseline (the teacher) and the same student
+	// trained alone with the same seed and budget.
+	Distill *DistillPlan `yaml:"distill" json:"distill,omitempty"`
+	line    int
+}
+
+// DistillPlan is a distillation sweep: student widths, the soft-target
+// temperature and weight (Hinton et al.), and the training budget.
+type DistillPlan struct {
+	Hidden      []int   `yaml:"hidden" json:"hidden"`
+	Temperature float64 `yaml:"temperature" json:"temperature,omitempty"` // default 4
+	Alpha       float64 `yaml:"alpha" json:"alpha,omitempty"`             // default 0.9
+	Epochs      int     `yaml:"epochs" json:"epochs,omitempty"`           // default: the recipe's
+}
+
+// Settings returns the plan's temperature and weight with their defaults.
+func (d DistillPlan) Settings() model.Distill {
+	m := model.Distill{Temperature: 4, Alpha: 0.9}
+	if d.Temperature != 0 {
+		m.Temperature = d.Temperature
+	}
+	if d.Alpha != 0 {
+		m.Alpha = d.Alpha
+	}
+	return m
 }
 
 // Budget is a fine-tuning budget; zero fields take mnistc finetune's
@@ -64,7 +90,18 @@ type Budget struct {
 	Epochs int     `yaml:"epochs" json:"epochs,omitempty"`
 	Batch  int     `yaml:"batch" json:"batch,omitempty"`
 	LR     float64 `yaml:"lr" json:"lr,omitempty"`
+	// From is where training starts: "baseline" (the default: fine-tune
+	// the seed's trained network) or "scratch" (a fresh network with the
+	// passes in the loop from the first step — the article's §4 flow; the
+	// budget then defaults to the recipe's epochs and learning rate).
+	From string `yaml:"from" json:"from,omitempty"`
 }
+
+// Budget starting points.
+const (
+	FromBaseline = "baseline"
+	FromScratch  = "scratch"
+)
 
 // Step is one position in a sweep's chains.
 type Step struct {
@@ -207,6 +244,12 @@ func (e *Experiment) validate() error {
 			return fmt.Errorf("%s: name: missing or repeated", where)
 		}
 		names[s.Name] = true
+		if s.Distill != nil {
+			if err := s.checkDistill(); err != nil {
+				return fmt.Errorf("%s: %v", where, err)
+			}
+			continue
+		}
 		if len(s.Steps) == 0 {
 			return fmt.Errorf("%s: steps: at least one step is needed", where)
 		}
@@ -302,6 +345,18 @@ type Cell struct {
 // Cells expands the sweep: every method × grid point of each step, chained
 // across steps. Every spec is validated with the compress registry.
 func (s *Sweep) Cells() ([]Cell, error) {
+	if d := s.Distill; d != nil {
+		var cells []Cell
+		set := d.Settings()
+		for _, k := range d.Hidden {
+			pt := map[string]string{"hidden": fmt.Sprint(k)}
+			cells = append(cells,
+				Cell{Sweep: s.Name, Specs: []string{fmt.Sprintf("distill:hidden=%d,temperature=%g,alpha=%g", k, set.Temperature, set.Alpha)},
+					Methods: []string{"distilled"}, Point: pt},
+				Cell{Sweep: s.Name, Specs: []string{fmt.Sprintf("student:hidden=%d", k)}, Methods: []string{"alone"}, Point: pt})
+		}
+		return cells, nil
+	}
 	cells := []Cell{{Sweep: s.Name, Point: map[string]string{}}}
 	for j, st := range s.Steps {
 		var next []Cell
@@ -376,16 +431,55 @@ func (e *Experiment) Raw() []byte { return e.raw }
 // Path returns the file the experiment was read from.
 func (e *Experiment) Path() string { return e.path }
 
+// checkDistill validates a distillation sweep.
+func (s *Sweep) checkDistill() error {
+	d := s.Distill
+	if len(s.Steps) > 0 || s.Finetune != nil {
+		return fmt.Errorf("distill: a distillation sweep has no steps and no finetune budget")
+	}
+	if len(d.Hidden) == 0 {
+		return fmt.Errorf("distill: hidden: at least one student width is needed")
+	}
+	seen := map[int]bool{}
+	for _, k := range d.Hidden {
+		if k < 1 || k > 4096 || seen[k] {
+			return fmt.Errorf("distill: hidden: %d out of range or repeated: want distinct widths 1–4096", k)
+		}
+		seen[k] = true
+	}
+	if d.Epochs < 0 {
+		return fmt.Errorf("distill: epochs must not be negative")
+	}
+	if err := d.Settings().Validate(); err != nil {
+		return fmt.Errorf("distill: %v", err)
+	}
+	if s.Rows != "" && s.Rows != "hidden" {
+		return fmt.Errorf("rows: a distillation sweep's rows are hidden, not %q", s.Rows)
+	}
+	s.Rows = "hidden"
+	return nil
+}
+
 // checkCells validates every cell for how it will run: passes applied to a
 // trained checkpoint, or held in the loop when the sweep fine-tunes.
 func (s *Sweep) checkCells(cells []Cell) error {
 	if f := s.Finetune; f != nil && (f.Epochs < 0 || f.Batch < 0 || f.LR < 0) {
 		return fmt.Errorf("finetune: epochs, batch and lr must not be negative")
 	}
+	if f := s.Finetune; f != nil && f.From != "" && f.From != FromBaseline && f.From != FromScratch {
+		return fmt.Errorf("finetune: from %q: want %s or %s", f.From, FromBaseline, FromScratch)
+	}
 	for _, c := range cells {
 		var err error
 		if s.Finetune != nil {
 			err = retrain.Check(c.Specs)
+			if err == nil && s.Finetune.From == FromScratch {
+				for _, spec := range c.Specs {
+					if strings.HasPrefix(spec, "actquant") {
+						err = fmt.Errorf("actquant cannot be trained from scratch: a fresh network has no activation ranges to calibrate (fine-tune from the baseline instead)")
+					}
+				}
+			}
 		} else {
 			_, err = compress.Build(c.Specs)
 		}

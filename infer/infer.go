@@ -136,7 +136,7 @@ func build(name string, t *mnc.Tensor, bias []float32, quantIn bool) layer {
 	l := layer{name: name, in: in, out: out, bias: bias, kept: t.Kept()}
 	col := func(p int) int { return p % out }
 	switch {
-	case t.Map == mnc.Float:
+	case t.Map == mnc.Float && !t.Sparse:
 		l.kind, l.dense = kDense, t.Float
 	case t.Sparse:
 		l.rowStart = make([]int32, in+1)
@@ -150,7 +150,9 @@ func build(name string, t *mnc.Tensor, bias []float32, quantIn bool) layer {
 		for k, p := range t.Pos {
 			l.cols[k] = uint16(col(int(p)))
 		}
-		if t.Map == mnc.Grid && quantIn && intSafe(t, in) {
+		if t.Map == mnc.Float {
+			l.kind, l.wf = kSparse, t.Float
+		} else if t.Map == mnc.Grid && quantIn && intSafe(t, in) {
 			l.kind = kSparseI
 			l.wk = make([]int16, len(t.Pos))
 			l.colScale = make([]float32, out)

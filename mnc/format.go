@@ -61,7 +61,7 @@ type Tensor struct {
 	Shape []int
 	Map   Map
 
-	Float []float32 // Map == Float: the values
+	Float []float32 // Map == Float: the values (dense: all n; sparse: the kept ones)
 
 	Groups  int         // 1, or the last dimension (one group per output column)
 	Bits    int         // code width
@@ -126,10 +126,16 @@ func (t *Tensor) Value(g int, c uint16) float32 {
 
 // Dense expands the tensor to float32 values (zeros where sparse).
 func (t *Tensor) Dense() []float32 {
-	if t.Map == Float {
+	if t.Map == Float && !t.Sparse {
 		return append([]float32(nil), t.Float...)
 	}
 	out := make([]float32, t.Len())
+	if t.Map == Float {
+		for k, p := range t.Pos {
+			out[p] = t.Float[k]
+		}
+		return out
+	}
 	if t.Sparse {
 		for k, p := range t.Pos {
 			out[p] = t.Value(t.group(int(p)), t.Codes[k])
@@ -145,6 +151,13 @@ func (t *Tensor) Dense() []float32 {
 // Describe names the encoding, e.g. "grid 4b ×128 sparse w5, huffman".
 func (t *Tensor) Describe() string {
 	if t.Map == Float {
+		if t.Sparse {
+			s := fmt.Sprintf("float32 sparse w%d", t.IndexBits)
+			if t.Stats.IndexHuffman {
+				s += ", huffman index"
+			}
+			return s
+		}
 		return "float32"
 	}
 	s := fmt.Sprintf("%s %db", t.Map, t.Bits)

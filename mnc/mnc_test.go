@@ -104,6 +104,7 @@ func TestEncodingFollowsThePasses(t *testing.T) {
 		{[]string{"quantize:bits=3,scheme=kmeans"}, mnc.Codebook, 3, false},
 		{[]string{"quantize:bits=1"}, mnc.Codebook, 1, false},
 		{[]string{"prune:keep=0.1", "quantize:bits=4,granularity=channel"}, mnc.Grid, 4, true},
+		{[]string{"prune:keep=0.1"}, mnc.Float, 32, true},
 	}
 	for _, c := range cases {
 		ck := compressed(t, 128, c.chain...)
@@ -112,7 +113,7 @@ func TestEncodingFollowsThePasses(t *testing.T) {
 			t.Fatal(err)
 		}
 		w1 := f.Tensor("w1")
-		if w1.Map == mnc.Float || w1.Bits > c.bits || w1.Sparse != c.sparse {
+		if w1.Map != c.maxMap || (w1.Map != mnc.Float && w1.Bits > c.bits) || w1.Sparse != c.sparse {
 			t.Errorf("%v: w1 stored as %s", c.chain, w1.Describe())
 		}
 		// bound: codes at their width (plus, when sparse, 8-bit gaps), one

@@ -24,17 +24,12 @@ func encodeTensor(t *Tensor) []byte {
 	}
 	w.u8(uint8(t.Map))
 	st := Stats{}
-	if t.Map == Float {
-		for _, v := range t.Float {
-			w.f32(v)
-		}
-		st.PayloadBytes = len(w.b)
-		t.Stats = st
-		return w.b
-	}
-	w.uvar(uint64(t.Groups))
-	w.u8(uint8(t.Bits))
 	g0 := len(w.b)
+	if t.Map != Float {
+		w.uvar(uint64(t.Groups))
+		w.u8(uint8(t.Bits))
+		g0 = len(w.b)
+	}
 	switch t.Map {
 	case Grid:
 		for _, s := range t.Scales {
@@ -73,6 +68,14 @@ func encodeTensor(t *Tensor) []byte {
 		st.IndexBitsStored, st.IndexHuffman = writeStream(&w, gaps, t.IndexBits)
 	} else {
 		w.u8(layoutDense)
+	}
+	if t.Map == Float {
+		for _, v := range t.Float { // all n values, or the kept ones
+			w.f32(v)
+		}
+		st.PayloadBytes = len(w.b)
+		t.Stats = st
+		return w.b
 	}
 	st.CodeBitsFixed = 8 * ((len(t.Codes)*t.Bits + 7) / 8)
 	st.CodeBitsStored, st.CodeHuffman = writeStream(&w, t.Codes, t.Bits)
@@ -136,30 +139,21 @@ func decodeTensor(p []byte, ctx string) (Tensor, error) {
 	}
 	switch t.Map {
 	case Float:
-		if r.left() != 4*n {
-			r.fail("float32 payload is %d bytes, shape %v needs %d", r.left(), t.Shape, 4*n)
+	case Grid, Codebook:
+		t.Groups = r.count("groups", n)
+		t.Bits = int(r.u8("code bits"))
+		if r.err != nil {
 			return t, r.err
 		}
-		t.Float = make([]float32, n)
-		for i := range t.Float {
-			t.Float[i] = r.f32("value")
+		if t.Groups != 1 && t.Groups != t.Shape[rank-1] {
+			r.fail("%d groups: must be 1 or the last dimension %d", t.Groups, t.Shape[rank-1])
 		}
-		return t, r.err
-	case Grid, Codebook:
+		if t.Bits < 1 || t.Bits > MaxBits {
+			r.fail("code width %d outside 1–%d", t.Bits, MaxBits)
+		}
 	default:
 		r.fail("unknown encoding %d", t.Map)
 		return t, r.err
-	}
-	t.Groups = r.count("groups", n)
-	t.Bits = int(r.u8("code bits"))
-	if r.err != nil {
-		return t, r.err
-	}
-	if t.Groups != 1 && t.Groups != t.Shape[rank-1] {
-		r.fail("%d groups: must be 1 or the last dimension %d", t.Groups, t.Shape[rank-1])
-	}
-	if t.Bits < 1 || t.Bits > MaxBits {
-		r.fail("code width %d outside 1–%d", t.Bits, MaxBits)
 	}
 	groupStart := r.left()
 	if r.err == nil && t.Map == Grid {
@@ -190,7 +184,7 @@ func decodeTensor(p []byte, ctx string) (Tensor, error) {
 		if shared > 1 {
 			r.fail("unknown offset mode %d", shared)
 		}
-	} else if r.err == nil {
+	} else if r.err == nil && t.Map == Codebook {
 		t.Book = make([][]float32, t.Groups)
 		for g := range t.Book {
 			k := r.count("codebook size", min(1<<t.Bits, MaxBook))
@@ -269,6 +263,21 @@ func decodeTensor(p []byte, ctx string) (Tensor, error) {
 	if r.err != nil {
 		return t, r.err
 	}
+	if t.Map == Float {
+		if r.left() != 4*count {
+			r.fail("float32 values are %d bytes, %d entries need %d", r.left(), count, 4*count)
+			return t, r.err
+		}
+		t.Float = make([]float32, count)
+		for i := range t.Float {
+			t.Float[i] = r.f32("value")
+			if f := float64(t.Float[i]); math.IsNaN(f) || math.IsInf(f, 0) {
+				r.fail("value %d is %v", i, f)
+				return t, r.err
+			}
+		}
+		return t, nil
+	}
 	t.Codes, t.Stats.CodeBitsStored, t.Stats.CodeHuffman = readStream(r, count, t.Bits, "code stream")
 	t.Stats.CodeBitsFixed = 8 * ((count*t.Bits + 7) / 8)
 	if r.err != nil {
@@ -314,6 +323,13 @@ func candidates(name string, shape []int, v []float32) []Tensor {
 	// pays an index symbol besides its code.
 	if len(v)-len(nz) >= len(v)/5 && len(nz) < len(v) {
 		layouts = append(layouts, true)
+	}
+	if len(layouts) == 2 {
+		kept := make([]float32, len(nz))
+		for k, p := range nz {
+			kept[k] = v[p]
+		}
+		out = append(out, withIndex(Tensor{Name: name, Shape: shape, Map: Float, Float: kept}, true, nz)...)
 	}
 	for _, groups := range groupings {
 		for _, sparse := range layouts {

@@ -47,10 +47,28 @@ func Write(dir string, e *experiments.Experiment, recs []experiments.Record) err
 			}
 			fmt.Fprintf(&body, "![%s](%s/%s.png)\n\n", s.Name, PlotsDir, fig.Name)
 		}
-		if f := s.Finetune; f != nil {
+		switch f := s.Finetune; {
+		case s.Distill != nil:
+			d := s.Distill.Settings()
+			fmt.Fprintf(&body, "Each row trains a 784-k-10 student from the seed's baseline as teacher (loss α·T²·KL(teacher‖student) + (1−α)·CE, T = %g, α = %g) and the same student alone with the same seed and budget (%s). Δ is against the teacher.\n\n",
+				d.Temperature, d.Alpha, budgetText(recs, s.Name))
+		case f != nil && f.From == experiments.FromScratch:
+			fmt.Fprintf(&body, "Each cell trains a fresh network with its passes in the loop from the first step — the article's §4 flow (%s); Δ is against the plainly trained baseline of the same seed and recipe.\n\n", budgetText(recs, s.Name))
+		case f != nil:
 			fmt.Fprintf(&body, "Each cell fine-tunes the seed's baseline with its passes held in the loop (%s).\n\n", budgetText(recs, s.Name))
 		}
 		fmt.Fprintf(&body, "Test accuracy %% (mean ± std over %s):\n\n%s\n", plural(len(e.Seeds), "seed"), g.AccuracyTable())
+		if s.Distill != nil {
+			dt := g.table(func(c Cell) string { return fmt.Sprintf("%+.2f", c.Delta.Mean) })
+			fmt.Fprintf(&body, "Δ pp against the teacher (mean over seeds):\n\n%s\n", dt)
+			fmt.Fprintf(&tables, "Δ pp against the teacher.\n\n%s\n", dt)
+			ts := g.table(func(c Cell) string { return fmt.Sprintf("%.1f", c.TrainSeconds.Mean) })
+			fmt.Fprintf(&body, "Training time per student, seconds (mean over seeds; two train at a time):\n\n%s\n", ts)
+			fmt.Fprintf(&tables, "Training time, seconds.\n\n%s\n", ts)
+			for _, f := range DistillFindings(g) {
+				fmt.Fprintf(&body, "- %s\n", f)
+			}
+		}
 		if s.Finetune != nil && g.RowKey != "" {
 			nr := g.table(func(c Cell) string { return pct(c.NoRetrain) })
 			fmt.Fprintf(&body, "The same passes applied after training, without retraining:\n\n%s\n", nr)
@@ -257,6 +275,21 @@ func plural(n int, noun string) string {
 		return fmt.Sprintf("1 %s", noun)
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// DistillFindings states each width's gain of the distilled student over
+// the one trained alone (mean over seeds, with each seed's gain).
+func DistillFindings(g Grid) []string {
+	var out []string
+	for _, r := range g.Rows {
+		d, okD := g.At[[2]string{r, "distilled"}]
+		a, okA := g.At[[2]string{r, "alone"}]
+		if !okD || !okA {
+			continue
+		}
+		out = append(out, fmt.Sprintf("hidden %s: distilled %s %%, alone %s %%: %+.2f pp from distillation.", r, pct(d.Acc), pct(a.Acc), 100*(d.Acc.Mean-a.Acc.Mean)))
+	}
+	return out
 }
 
 // budgetText describes a fine-tuning sweep's budget from its records.

@@ -16,7 +16,7 @@ import (
 // the start; iterative f = i/rounds in round i (equal stretches of the
 // steps, the keep rate going keep^(i/rounds)); gradual (Zhu & Gupta 2017,
 // tfmot's PolynomialDecay from 0) f = 1 − (1 − t/T)³ over the first T =
-// ramp·steps steps, updated every `every` steps.
+// ramp·steps steps, updated every `every` steps, and f = 1 from T on.
 type Prune struct {
 	spec     compress.Spec
 	steps    int // total optimizer steps of the run
@@ -91,8 +91,13 @@ func (p *Prune) Fraction(step int) float64 {
 		return float64(round) / float64(p.rounds)
 	case "gradual":
 		T := math.Max(1, p.ramp*float64(p.steps))
+		if float64(step) >= T {
+			// the final sparsity from the end of the ramp on, even when the
+			// run is too short for an update boundary to fall there
+			return 1
+		}
 		t := float64(step - step%p.every) // updated every `every` steps
-		return 1 - math.Pow(1-math.Min(1, t/T), 3)
+		return 1 - math.Pow(1-t/T, 3)
 	default:
 		return 1
 	}

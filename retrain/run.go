@@ -15,6 +15,10 @@ import (
 type Config struct {
 	Train  model.TrainConfig `json:"train"`
 	Passes []string          `json:"passes"`
+	// Reference, for Train, is a network trained plainly with the same
+	// recipe: the record's AccBefore and AccNoRetrain (the same passes
+	// applied to it after training) come from it.
+	Reference *model.Checkpoint `json:"-"`
 }
 
 // DefaultTrain is the fine-tuning recipe: the article's Adam (batch 32)
@@ -102,12 +106,24 @@ func Train(cfg Config, train, val, test data.Set, hooks model.Hooks) (model.Chec
 	if hasActQuant(post) {
 		return model.Checkpoint{}, Record{}, fmt.Errorf("actquant from the first step: a fresh network has no activation ranges to calibrate; train, then finetune with it")
 	}
+	var noRetrain compress.Result
+	var before model.Result
+	if ref := cfg.Reference; ref != nil {
+		before = model.Evaluate(ref.Params, test, ref.Meta.ActQuant)
+		if noRetrain, err = compress.Run(*ref, post, compress.Env{Calib: val, Before: &before}, test); err != nil {
+			return model.Checkpoint{}, Record{}, err
+		}
+	}
 	res, err := model.TrainConstrained(cfg.Train, c, train, val, hooks)
 	if err != nil {
 		return model.Checkpoint{}, Record{}, err
 	}
-	out, rec, err := finish(res, post, compress.Result{}, test, 4*model.NewParams(cfg.Train.Hidden).Count())
+	out, rec, err := finish(res, post, noRetrain, test, 4*model.NewParams(cfg.Train.Hidden).Count())
 	rec.Schedules = scheds
+	if cfg.Reference != nil {
+		rec.AccBefore = before.Accuracy
+		rec.DeltaPP = 100 * (rec.AccAfter - before.Accuracy)
+	}
 	return out, rec, err
 }
 

@@ -45,6 +45,9 @@ func describeFile(path string, f *mnc.File) packOutput {
 			GroupBytes: st.GroupBytes, Bytes: st.PayloadBytes}
 		if t.Map == mnc.Float {
 			ts.CodeBits, ts.CodeBitsHuffman = 32, 32
+			if k := float64(max(1, t.Kept())); t.Sparse {
+				ts.IndexBits, ts.IndexBitsHuff = float64(st.IndexBitsFixed)/k, float64(st.IndexBitsStored)/k
+			}
 		} else {
 			k := float64(max(1, t.Kept()))
 			ts.CodeBits, ts.CodeBitsHuffman = float64(st.CodeBitsFixed)/k, float64(st.CodeBitsStored)/k
