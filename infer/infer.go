@@ -24,7 +24,7 @@ import (
 
 // kernel kinds.
 const (
-	kDense    = "dense float32 (BLAS GEMM)"
+	kDense    = "dense float32 (model.Forward: rows of the non-zero pixels; BLAS for dense inputs)"
 	kSparse   = "sparse float32 over kept entries (CSR)"
 	kGridF    = "integer levels × float input, one rescale per output"
 	kGridInt  = "integer levels × uint8 input codes, int32 accumulation, one rescale per output"
@@ -275,6 +275,14 @@ func (n *Net) Forward(x []float32, count int) []float32 {
 	}
 	if n.aq != nil && n.aq.Bits > 8 {
 		panic("infer: activation codes wider than 8 bits")
+	}
+	if n.l1.kind == kDense && n.l2.kind == kDense {
+		// float32 weights: model's own evaluation (over each image's non-zero
+		// pixels, BLAS for dense inputs)
+		p := model.Params{
+			W1: model.Tensor{Name: "w1", Shape: []int{n.l1.in, n.l1.out}, Data: n.l1.dense}, B1: model.Tensor{Name: "b1", Shape: []int{n.l1.out}, Data: n.l1.bias},
+			W2: model.Tensor{Name: "w2", Shape: []int{n.l2.in, n.l2.out}, Data: n.l2.dense}, B2: model.Tensor{Name: "b2", Shape: []int{n.l2.out}, Data: n.l2.bias}}
+		return model.Forward(p, x, count, n.aq)
 	}
 	logits := make([]float32, count*model.Classes)
 	if n.l1.kind == kSparse && n.l1.block && n.l2.block {

@@ -81,7 +81,7 @@ func TestMatchesFloatEvaluation(t *testing.T) {
 		chain  []string
 		kernel string // of w1
 	}{
-		{0, nil, "BLAS"},
+		{0, nil, "dense float32"},
 		{0, []string{"prune:keep=0.1"}, "sparse float32"},
 		{0, []string{"prune:keep=0.05,scope=global", "quantize:bits=4,granularity=channel"}, "sparse float32"},
 		{0, []string{"quantize:bits=8,granularity=channel"}, "integer levels × float input"},
@@ -92,7 +92,7 @@ func TestMatchesFloatEvaluation(t *testing.T) {
 		{4, []string{"quantize:bits=4,granularity=channel"}, "int32 accumulation"},
 		{8, []string{"prune:keep=0.1", "quantize:bits=8,granularity=channel"}, "sparse integer"},
 		{8, []string{"prune:keep=0.1", "quantize:bits=3,scheme=kmeans"}, "sparse float32"},
-		{8, nil, "BLAS"},
+		{8, nil, "dense float32"},
 	}
 	for _, c := range cases {
 		ck, f := packed(t, c.act, c.chain...)
@@ -179,6 +179,11 @@ func BenchmarkEvalTestSet(b *testing.B) {
 		noise[i] = rng.Float32()
 	}
 	float, _ := packed(b, 0)
+	b.Run("float-dense-blas", func(b *testing.B) { // the GEMM path, as before issue 5's kernel
+		for i := 0; i < b.N; i++ {
+			model.ForwardBLAS(float.Params, test.X, test.Len(), nil)
+		}
+	})
 	b.Run("float-dense", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			model.Forward(float.Params, test.X, test.Len(), nil)

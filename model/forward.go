@@ -2,9 +2,14 @@ package model
 
 import (
 	"math"
+	"runtime"
+	"sort"
+	"sync"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
+
+	"mnistc/model/internal/kernel"
 )
 
 // chunkRows is how many images one forward GEMM takes at a time: large
@@ -14,38 +19,112 @@ const chunkRows = 2048
 
 // Forward computes the logits of n images x (n×784, row-major) into a new
 // n×10 slice, applying activation quantization when aq is non-nil.
+//
+// An image with at most half of its inputs non-zero (every MNIST digit)
+// runs both layers over its non-zero inputs only (kernel.AccumRows, rows in
+// order); denser images go through BLAS GEMMs in chunks. The path depends on
+// the image alone, so an image's logits do not depend on the others.
 func Forward(p Params, x []float32, n int, aq *ActQuant) []float32 {
 	if len(x) != n*Inputs {
 		panic("model: Forward input length does not match n×784")
 	}
 	h := p.Hidden()
 	logits := make([]float32, n*Classes)
-	hid := make([]float32, chunkRows*h)
-	var xq []float32
-	if aq != nil {
-		xq = make([]float32, chunkRows*Inputs)
-	}
-	for lo := 0; lo < n; lo += chunkRows {
-		m := min(chunkRows, n-lo)
-		xin := x[lo*Inputs : (lo+m)*Inputs]
+	var dense []int
+	var mu sync.Mutex
+	parallelRows(n, func(a, b int) {
+		width := max(Inputs, h) + 8 // NonZero's room
+		idx, vals := make([]int32, width), make([]float32, width)
+		hid := make([]float32, h)
+		var xq []float32
 		if aq != nil {
-			copy(xq, xin)
-			xin = xq[:m*Inputs]
-			aq.quantizeInPlace(xin, aq.Input)
+			xq = make([]float32, Inputs)
+		}
+		var mine []int
+		for r := a; r < b; r++ {
+			xin := x[r*Inputs : (r+1)*Inputs]
+			if aq != nil {
+				copy(xq, xin)
+				aq.quantizeInPlace(xq, aq.Input)
+				xin = xq
+			}
+			k := kernel.NonZero(xin, idx, vals)
+			if k > int(sparseInput*Inputs) {
+				mine = append(mine, r)
+				continue
+			}
+			copy(hid, p.B1.Data)
+			kernel.AccumRows(hid, p.W1.Data, h, idx[:k], vals[:k])
+			relu(hid)
+			if aq != nil {
+				aq.quantizeInPlace(hid, aq.Hidden)
+			}
+			k = kernel.NonZero(hid, idx, vals)
+			o := logits[r*Classes : (r+1)*Classes]
+			copy(o, p.B2.Data)
+			kernel.AccumRows(o, p.W2.Data, Classes, idx[:k], vals[:k])
+		}
+		mu.Lock()
+		dense = append(dense, mine...)
+		mu.Unlock()
+	})
+	if len(dense) > 0 {
+		sort.Ints(dense)
+		denseForward(p, x, dense, aq, logits)
+	}
+	return logits
+}
+
+// ForwardBLAS is Forward with every image through the BLAS GEMMs (the path
+// Forward takes for dense inputs), for comparisons.
+func ForwardBLAS(p Params, x []float32, n int, aq *ActQuant) []float32 {
+	rows := make([]int, n)
+	for i := range rows {
+		rows[i] = i
+	}
+	logits := make([]float32, n*Classes)
+	denseForward(p, x, rows, aq, logits)
+	return logits
+}
+
+// relu clears the negative entries of v by their sign bit, without a
+// branch per entry (about half are negative, unpredictably).
+func relu(v []float32) {
+	for i, x := range v {
+		u := math.Float32bits(x)
+		v[i] = math.Float32frombits(u &^ uint32(int32(u)>>31))
+	}
+}
+
+// denseForward runs the images rows of x through BLAS GEMMs, chunkRows
+// at a time, writing their logits.
+func denseForward(p Params, x []float32, rows []int, aq *ActQuant, logits []float32) {
+	h := p.Hidden()
+	xin := make([]float32, min(chunkRows, len(rows))*Inputs)
+	hid := make([]float32, min(chunkRows, len(rows))*h)
+	out := make([]float32, min(chunkRows, len(rows))*Classes)
+	for lo := 0; lo < len(rows); lo += chunkRows {
+		batch := rows[lo:min(lo+chunkRows, len(rows))]
+		m := len(batch)
+		for k, r := range batch {
+			copy(xin[k*Inputs:(k+1)*Inputs], x[r*Inputs:(r+1)*Inputs])
+		}
+		xc := xin[:m*Inputs]
+		if aq != nil {
+			aq.quantizeInPlace(xc, aq.Input)
 		}
 		hc := hid[:m*h]
-		layer(xin, m, Inputs, p.W1.Data, p.B1.Data, h, hc)
-		for i, v := range hc {
-			if v < 0 {
-				hc[i] = 0
-			}
-		}
+		layer(xc, m, Inputs, p.W1.Data, p.B1.Data, h, hc)
+		relu(hc)
 		if aq != nil {
 			aq.quantizeInPlace(hc, aq.Hidden)
 		}
-		layer(hc, m, h, p.W2.Data, p.B2.Data, Classes, logits[lo*Classes:(lo+m)*Classes])
+		oc := out[:m*Classes]
+		layer(hc, m, h, p.W2.Data, p.B2.Data, Classes, oc)
+		for k, r := range batch {
+			copy(logits[r*Classes:(r+1)*Classes], oc[k*Classes:(k+1)*Classes])
+		}
 	}
-	return logits
 }
 
 // HiddenActivations returns the hidden ReLU outputs (n×H) of n images x,
@@ -59,18 +138,77 @@ func HiddenActivations(p Params, x []float32, n int, aq *ActQuant) []float32 {
 		xin = append([]float32(nil), x...)
 		aq.quantizeInPlace(xin, aq.Input)
 	}
-	layer(xin, n, Inputs, p.W1.Data, p.B1.Data, h, out)
-	for i, v := range out {
-		if v < 0 {
-			out[i] = 0
-		}
-	}
+	firstLayer(xin, n, p, out)
+	relu(out)
 	return out
 }
 
 // QuantizeActivations applies aq's rule over range r to v in place; the
 // same function the forward pass uses, exported for calibration.
 func (a *ActQuant) QuantizeActivations(v []float32, r Range) { a.quantizeInPlace(v, r) }
+
+// sparseInput is the largest fraction of non-zero inputs for which an
+// image's first layer runs over its non-zero pixels only (MNIST digits
+// have about 19 %); a denser image goes through the BLAS GEMM.
+const sparseInput = 0.5
+
+// firstLayer computes out = x·W1 + b1 for m images. An image with few
+// non-zero pixels sums the rows of W1 of those pixels, in pixel order
+// (kernel.AccumRows): work in proportion to its ink, not to 784. Which path
+// an image takes depends on that image alone, so its result does not
+// depend on the others evaluated with it.
+func firstLayer(x []float32, m int, p Params, out []float32) {
+	h := p.Hidden()
+	var dense []int
+	var mu sync.Mutex
+	parallelRows(m, func(a, b int) {
+		idx := make([]int32, Inputs+8)
+		vals := make([]float32, Inputs+8)
+		var mine []int
+		for r := a; r < b; r++ {
+			n := kernel.NonZero(x[r*Inputs:(r+1)*Inputs], idx, vals)
+			if n > int(sparseInput*Inputs) {
+				mine = append(mine, r)
+				continue
+			}
+			o := out[r*h : (r+1)*h]
+			copy(o, p.B1.Data)
+			kernel.AccumRows(o, p.W1.Data, h, idx[:n], vals[:n])
+		}
+		mu.Lock()
+		dense = append(dense, mine...)
+		mu.Unlock()
+	})
+	if len(dense) == 0 {
+		return
+	}
+	sort.Ints(dense)
+	in := make([]float32, len(dense)*Inputs)
+	for k, r := range dense {
+		copy(in[k*Inputs:(k+1)*Inputs], x[r*Inputs:(r+1)*Inputs])
+	}
+	res := make([]float32, len(dense)*h)
+	layer(in, len(dense), Inputs, p.W1.Data, p.B1.Data, h, res)
+	for k, r := range dense {
+		copy(out[r*h:(r+1)*h], res[k*h:(k+1)*h])
+	}
+}
+
+// parallelRows splits rows [0, m) over the available cores.
+func parallelRows(m int, f func(a, b int)) {
+	p := min(runtime.GOMAXPROCS(0), max(1, m/32))
+	if p <= 1 {
+		f(0, m)
+		return
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < p; w++ {
+		a, b := m*w/p, m*(w+1)/p
+		wg.Add(1)
+		go func() { defer wg.Done(); f(a, b) }()
+	}
+	wg.Wait()
+}
 
 // layer computes out = in·w + b for m rows (in is m×k, w is k×n).
 func layer(in []float32, m, k int, w, b []float32, n int, out []float32) {

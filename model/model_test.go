@@ -229,3 +229,43 @@ func TestBadCheckpoints(t *testing.T) {
 		}
 	}
 }
+
+// TestForwardPathsAgree: the per-image path over non-zero pixels and the
+// BLAS GEMM path give the same predictions on the test set and logits equal
+// to float rounding; an image's logits are the same alone or in a batch.
+func TestForwardPathsAgree(t *testing.T) {
+	_, test := realMNIST(t)
+	p := InitGlorot(DefaultHidden, rand.New(rand.NewSource(9)))
+	n := 3000
+	x := test.X[:n*Inputs]
+	a, b := Forward(p, x, n, nil), ForwardBLAS(p, x, n, nil)
+	for i := 0; i < n; i++ {
+		if Argmax(a[i*Classes:(i+1)*Classes]) != Argmax(b[i*Classes:(i+1)*Classes]) {
+			t.Fatalf("image %d: predictions differ", i)
+		}
+	}
+	for k := range a {
+		if d := math.Abs(float64(a[k] - b[k])); d > 1e-5*(1+math.Abs(float64(b[k]))) {
+			t.Fatalf("logit %d: %v and %v", k, a[k], b[k])
+		}
+	}
+	for _, i := range []int{0, 1234, 2999} {
+		one := Forward(p, x[i*Inputs:(i+1)*Inputs], 1, nil)
+		for k := range one {
+			if math.Float32bits(one[k]) != math.Float32bits(a[i*Classes+k]) {
+				t.Fatalf("image %d: logit %d is %v alone, %v in the batch", i, k, one[k], a[i*Classes+k])
+			}
+		}
+	}
+	// a dense image takes the GEMM path and gets its result
+	noise := make([]float32, Inputs)
+	for i := range noise {
+		noise[i] = 0.5 + float32(i%7)/10
+	}
+	g, w := Forward(p, noise, 1, nil), ForwardBLAS(p, noise, 1, nil)
+	for k := range g {
+		if g[k] != w[k] {
+			t.Fatalf("dense image: logit %d %v, GEMM %v", k, g[k], w[k])
+		}
+	}
+}

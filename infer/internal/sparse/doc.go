@@ -30,7 +30,7 @@ func rowGo(out *[256 * Block]float32, x *[Block]float32, cols []uint8, w []float
 		o := (*[Block]float32)(out[int(c)*Block : int(c)*Block+Block])
 		wk := w[k]
 		for b := range o {
-			o[b] += x[b] * wk
+			o[b] += float32(x[b] * wk) // never fused, as the vector loop
 		}
 	}
 }

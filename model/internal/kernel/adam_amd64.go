@@ -19,3 +19,36 @@ func adamVector(w, g, m, v []float32, k Consts) int {
 	adamAVX2(&w[0], &g[0], &m[0], &v[0], blocks, &k)
 	return 8 * blocks
 }
+
+//go:noescape
+func accum64AVX2(out, w *float32, strideBytes int, idx *int32, x *float32, n int)
+
+//go:noescape
+func accum8AVX2(out, w *float32, strideBytes int, idx *int32, x *float32, n int)
+
+// accumVector runs the AVX2 kernels over the leading columns in chunks of
+// 64, then 8, and returns how many columns it did.
+func accumVector(out, w []float32, stride int, idx []int32, x []float32) int {
+	if !HaveVector {
+		return 0
+	}
+	c := 0
+	for ; c+64 <= len(out); c += 64 {
+		accum64AVX2(&out[c], &w[c], 4*stride, &idx[0], &x[0], len(idx))
+	}
+	for ; c+8 <= len(out); c += 8 {
+		accum8AVX2(&out[c], &w[c], 4*stride, &idx[0], &x[0], len(idx))
+	}
+	return c
+}
+
+//go:noescape
+func nonZeroAVX2(row *float32, blocks int, idx *int32, vals *float32, lut *[256][8]int32) int
+
+func nonZeroVector(row []float32, idx []int32, vals []float32) (int, int) {
+	blocks := len(row) / 8
+	if !HaveVector || blocks == 0 {
+		return 0, 0
+	}
+	return nonZeroAVX2(&row[0], blocks, &idx[0], &vals[0], &packLUT), 8 * blocks
+}

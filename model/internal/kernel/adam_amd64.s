@@ -53,3 +53,128 @@ loop:
 done:
 	VZEROUPPER
 	RET
+
+// func accum64AVX2(out, w *float32, strideBytes int, idx *int32, x *float32, n int)
+//
+// out[0:64] += x[k]·w[idx[k]·stride + 0:64] for k < n, eight accumulators
+// in registers; multiply, then add (never fused).
+TEXT ·accum64AVX2(SB), NOSPLIT, $0-48
+	MOVQ out+0(FP), DI
+	MOVQ w+8(FP), SI
+	MOVQ strideBytes+16(FP), DX
+	MOVQ idx+24(FP), R8
+	MOVQ x+32(FP), R9
+	MOVQ n+40(FP), CX
+	VMOVUPS 0(DI), Y0
+	VMOVUPS 32(DI), Y1
+	VMOVUPS 64(DI), Y2
+	VMOVUPS 96(DI), Y3
+	VMOVUPS 128(DI), Y4
+	VMOVUPS 160(DI), Y5
+	VMOVUPS 192(DI), Y6
+	VMOVUPS 224(DI), Y7
+
+row64:
+	MOVLQSX (R8), AX
+	IMULQ DX, AX
+	ADDQ SI, AX
+	VBROADCASTSS (R9), Y8
+	VMULPS 0(AX), Y8, Y9
+	VADDPS Y9, Y0, Y0
+	VMULPS 32(AX), Y8, Y10
+	VADDPS Y10, Y1, Y1
+	VMULPS 64(AX), Y8, Y11
+	VADDPS Y11, Y2, Y2
+	VMULPS 96(AX), Y8, Y12
+	VADDPS Y12, Y3, Y3
+	VMULPS 128(AX), Y8, Y13
+	VADDPS Y13, Y4, Y4
+	VMULPS 160(AX), Y8, Y14
+	VADDPS Y14, Y5, Y5
+	VMULPS 192(AX), Y8, Y15
+	VADDPS Y15, Y6, Y6
+	VMULPS 224(AX), Y8, Y9
+	VADDPS Y9, Y7, Y7
+	ADDQ $4, R8
+	ADDQ $4, R9
+	DECQ CX
+	JNZ row64
+
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	VMOVUPS Y4, 128(DI)
+	VMOVUPS Y5, 160(DI)
+	VMOVUPS Y6, 192(DI)
+	VMOVUPS Y7, 224(DI)
+	VZEROUPPER
+	RET
+
+// func accum8AVX2(out, w *float32, strideBytes int, idx *int32, x *float32, n int)
+TEXT ·accum8AVX2(SB), NOSPLIT, $0-48
+	MOVQ out+0(FP), DI
+	MOVQ w+8(FP), SI
+	MOVQ strideBytes+16(FP), DX
+	MOVQ idx+24(FP), R8
+	MOVQ x+32(FP), R9
+	MOVQ n+40(FP), CX
+	VMOVUPS 0(DI), Y0
+
+row8:
+	MOVLQSX (R8), AX
+	IMULQ DX, AX
+	ADDQ SI, AX
+	VBROADCASTSS (R9), Y8
+	VMULPS 0(AX), Y8, Y9
+	VADDPS Y9, Y0, Y0
+	ADDQ $4, R8
+	ADDQ $4, R9
+	DECQ CX
+	JNZ row8
+
+	VMOVUPS Y0, 0(DI)
+	VZEROUPPER
+	RET
+
+// func nonZeroAVX2(row *float32, blocks int, idx *int32, vals *float32, lut *[256][8]int32) int
+//
+// Eight entries at a time: compare with zero (−0 == 0), take the mask,
+// permute the non-zero lanes to the front with lut[mask] and store all
+// eight (the next block overwrites the unused tail), advance by popcount.
+TEXT ·nonZeroAVX2(SB), NOSPLIT, $0-48
+	MOVQ row+0(FP), SI
+	MOVQ blocks+8(FP), CX
+	MOVQ idx+16(FP), DI
+	MOVQ vals+24(FP), R8
+	MOVQ lut+32(FP), R9
+	XORQ R10, R10           // n
+	VXORPS Y7, Y7, Y7       // zeros
+	MOVL $8, AX
+	VMOVD AX, X6
+	VPBROADCASTD X6, Y6     // +8 per block
+	MOVQ $0x0706050403020100, AX
+	VMOVQ AX, X5
+	VPMOVZXBD X5, Y5        // base indices 0..7
+
+block:
+	VMOVUPS (SI), Y0
+	VCMPPS $4, Y7, Y0, Y1   // NEQ_UQ: non-zero lanes
+	VMOVMSKPS Y1, AX
+	MOVQ AX, BX
+	SHLQ $5, BX
+	VMOVDQU (R9)(BX*1), Y2  // lut[mask]
+	VPERMPS Y0, Y2, Y3
+	VPERMD Y5, Y2, Y4
+	VMOVUPS Y3, (R8)(R10*4)
+	VMOVDQU Y4, (DI)(R10*4)
+	POPCNTL AX, AX
+	ADDQ AX, R10
+	VPADDD Y6, Y5, Y5
+	ADDQ $32, SI
+	DECQ CX
+	JNZ block
+
+	VZEROUPPER
+	MOVQ R10, ret+40(FP)
+	RET

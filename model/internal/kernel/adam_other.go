@@ -6,3 +6,7 @@ package kernel
 var HaveVector = false
 
 func adamVector(w, g, m, v []float32, k Consts) int { return 0 }
+
+func accumVector(out, w []float32, stride int, idx []int32, x []float32) int { return 0 }
+
+func nonZeroVector(row []float32, idx []int32, vals []float32) (int, int) { return 0, 0 }

@@ -1,0 +1,32 @@
+package kernel
+
+// AccumRows adds x[k]·w[idx[k]·stride + j] into out[j] for every j < len(out)
+// and every k, in the order of k: out = out + Σ_k x[k]·W[idx[k], :], the first
+// layer of the network over the non-zero pixels of one image. Each product
+// is rounded before it is added, in the vector path (64 and 8 columns at a
+// time) as in the scalar one, so both give the same bits.
+func AccumRows(out, w []float32, stride int, idx []int32, x []float32) {
+	x = x[:len(idx)]
+	if len(idx) == 0 || len(out) == 0 {
+		return
+	}
+	for _, i := range idx { // bounds, once: the vector loop reads w unchecked
+		if i < 0 || int(i)*stride+len(out) > len(w) {
+			panic("kernel: AccumRows row out of range")
+		}
+	}
+	c := accumVector(out, w, stride, idx, x)
+	if c < len(out) {
+		accumScalar(out[c:], w[c:], stride, idx, x)
+	}
+}
+
+func accumScalar(out, w []float32, stride int, idx []int32, x []float32) {
+	for k, i := range idx {
+		row := w[int(i)*stride : int(i)*stride+len(out)]
+		xk := x[k]
+		for j, wj := range row {
+			out[j] += float32(xk * wj)
+		}
+	}
+}
