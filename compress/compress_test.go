@@ -408,3 +408,15 @@ func TestSizeFormula(t *testing.T) {
 		t.Errorf("sparse: index %d bits, %d bytes; want 10 bits and 11 bytes", sp.IndexBits, sp.SizeBytes)
 	}
 }
+
+// TestClipStdIgnoresPrunedZeros: the ×std threshold of a pruned tensor is
+// the deviation of its kept weights, as on the dense tensor they came from.
+func TestClipStdIgnoresPrunedZeros(t *testing.T) {
+	v := []float32{1, -1, 1, -1}
+	if got := stddev(v); got != 1 {
+		t.Fatalf("dense: %v", got)
+	}
+	if got := stddev(append(v, make([]float32, 96)...)); got != 1 {
+		t.Fatalf("with 96 pruned zeros: %v, want 1", got)
+	}
+}

@@ -246,6 +246,10 @@ func maxAbs(v []float32) float64 {
 	return m
 }
 
+// MSEClip is mseClip for callers outside the package (quantization-aware
+// training refreshes its clipping ranges with it).
+func MSEClip(v []float32, b int) float64 { return mseClip(v, b) }
+
 // mseClip returns the clipping range c in (0, max|v|] whose b-bit symmetric
 // quantization of v has the least squared error, searched over 200 evenly
 // spaced fractions of max|v| (the largest fraction wins ties).

@@ -32,7 +32,7 @@ func Registry() []PassDef {
 			Doc: "weight clipping: w̃ = t if |w| > T else w",
 			Params: []ParamDef{
 				{Key: "threshold", Kind: Float, Min: 0, Max: 1e6, MinOpen: true, Doc: "absolute threshold T (give this or std)"},
-				{Key: "std", Kind: Float, Min: 0, Max: 1e3, MinOpen: true, PerTensor: true, Doc: "T = std × each tensor's standard deviation (Han et al.)"},
+				{Key: "std", Kind: Float, Min: 0, Max: 1e3, MinOpen: true, PerTensor: true, Doc: "T = std × the standard deviation of each tensor's non-zero weights (Han et al.)"},
 				{Key: "mode", Kind: Enum, Default: "saturate", Choices: []string{"saturate", "constant"}, Doc: "saturate: t = sign(w)·T; constant: t = value (the article's literal rule)"},
 				{Key: "value", Kind: Float, Default: "0", Min: -1e6, Max: 1e6, Doc: "t for mode=constant"},
 				layersParam("w1/w2"),

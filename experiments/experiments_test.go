@@ -384,8 +384,8 @@ func TestRecoveryExperimentParses(t *testing.T) {
 			ft += len(cells)
 		}
 	}
-	if ft != 34 || scratch != 4 || students != 6 {
-		t.Errorf("%d fine-tuning cells, %d from scratch, %d students; want 34 (18 pruning, 5 QAT, 3 activation QAT, 6 Deep Compression, 2 controls), 4 and 6",
+	if ft != 37 || scratch != 4 || students != 12 {
+		t.Errorf("%d fine-tuning cells, %d from scratch, %d students; want 37 (18 pruning, 5+3 QAT, 3 activation QAT, 6 Deep Compression, 2 controls), 4 and 12 (6 shared)",
 			ft, scratch, students)
 	}
 }
@@ -409,7 +409,9 @@ sweeps:
   - name: distill
     distill: {hidden: [16], epochs: 1}
 `
-	e, err := Parse("s4.yaml", []byte(text))
+	e, err := Parse("s4.yaml", []byte(text+`  - name: distill-t2
+    distill: {hidden: [16], epochs: 1, temperature: 2, alpha: 0.5}
+`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -418,12 +420,18 @@ sweeps:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(sum.Records) != 3 {
-		t.Fatalf("%d records, want 3 (one §4 cell, two students)", len(sum.Records))
+	if len(sum.Records) != 5 || sum.Ran != 4 {
+		t.Fatalf("%d records, %d run; want 5 (one §4 cell, two students per distillation sweep, the student alone shared) from 4 runs", len(sum.Records), sum.Ran)
+	}
+	logged, _, _ := ReadLog(filepath.Join(out, LogFile))
+	if ex := Expand(e, logged); !reflect.DeepEqual(comparable(ex), comparable(sum.Records)) {
+		t.Errorf("Expand of the log:\n%v\nthe run's records:\n%v", comparable(ex), comparable(sum.Records))
 	}
 	byKind := map[string]Record{}
 	for _, r := range sum.Records {
-		byKind[r.Finetune.Kind] = r
+		if r.Sweep != "distill-t2" {
+			byKind[r.Finetune.Kind] = r
+		}
 	}
 	s4, dist, alone := byKind[FromScratch], byKind["distilled"], byKind["alone"]
 	if s4.Finetune == nil || s4.Finetune.Train.Epochs != 1 || s4.Finetune.Train.Seed != 1 || s4.Finetune.AccNoRetrain <= 0 ||

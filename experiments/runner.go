@@ -169,30 +169,23 @@ func Run(ctx context.Context, e *Experiment, opt Options) (Summary, error) {
 		if err != nil {
 			return Summary{}, err
 		}
+		cfg.TrainImages, cfg.ValImages = train.Len(), val.Len()
 		for _, s := range e.Sweeps {
 			cells, _ := s.Cells()
 			for _, c := range cells {
-				cfg.TrainImages, cfg.ValImages = train.Len(), val.Len()
-				r := Record{Experiment: e.Name, Sweep: s.Name, Seed: seed, Cell: c, Train: cfg, Data: fp, Baseline: bl}
-				switch {
-				case s.Distill != nil:
-					r.Finetune = studentPlan(*s.Distill, c, cfg)
-				case s.Finetune != nil && s.Finetune.From == FromScratch:
-					r.Finetune = &FinetuneResult{Kind: FromScratch, Train: scratchConfig(*s.Finetune, cfg)}
-				case s.Finetune != nil:
-					r.Finetune = &FinetuneResult{Train: finetuneConfig(*s.Finetune, c.Specs, seed)}
-				}
-				r.Key = cellKey(r)
+				r := jobRecord(e, s, c, cfg, fp, bl)
 				jobs = append(jobs, job{rec: r, ck: ck})
 			}
 		}
 	}
 	sum := Summary{Cells: len(jobs)}
 	var todo []job
+	queued := map[string]bool{}
 	for _, j := range jobs {
-		if _, ok := done[j.rec.Key]; ok {
-			sum.Skipped++
+		if _, ok := done[j.rec.Key]; ok || queued[j.rec.Key] {
+			sum.Skipped++ // done already, or the same configuration queued by another sweep
 		} else {
+			queued[j.rec.Key] = true
 			todo = append(todo, j)
 		}
 	}
@@ -205,6 +198,9 @@ func Run(ctx context.Context, e *Experiment, opt Options) (Summary, error) {
 	}
 	for _, j := range jobs {
 		if r, ok := done[j.rec.Key]; ok {
+			// the same configuration may appear in several sweeps (a shared
+			// control): each gets the record under its own sweep and cell
+			r.Sweep, r.Cell = j.rec.Sweep, j.rec.Cell
 			sum.Records = append(sum.Records, r)
 		}
 	}
@@ -373,6 +369,56 @@ func finetuneCell(j job, train, val, test data.Set) (Record, error) {
 	ft.AccNoRetrain, ft.Schedules, ft.Seconds = rec.AccNoRetrain, rec.Schedules, rec.Seconds
 	r.Finetune = &ft
 	return r, nil
+}
+
+// jobRecord is the record a cell starts from for one seed (cfg carries
+// the seed and the split sizes): its config, training plan and key.
+func jobRecord(e *Experiment, s *Sweep, c Cell, cfg model.TrainConfig, fp string, bl Baseline) Record {
+	r := Record{Experiment: e.Name, Sweep: s.Name, Seed: cfg.Seed, Cell: c, Train: cfg, Data: fp, Baseline: bl}
+	switch {
+	case s.Distill != nil:
+		r.Finetune = studentPlan(*s.Distill, c, cfg)
+	case s.Finetune != nil && s.Finetune.From == FromScratch:
+		r.Finetune = &FinetuneResult{Kind: FromScratch, Train: scratchConfig(*s.Finetune, cfg)}
+	case s.Finetune != nil:
+		r.Finetune = &FinetuneResult{Train: finetuneConfig(*s.Finetune, c.Specs, cfg.Seed)}
+	}
+	r.Key = cellKey(r)
+	return r
+}
+
+// Expand lays the logged records out as the experiment's cells: each
+// cell of each sweep, for each seed the log holds, gets the record of its
+// configuration under its own sweep and cell (a configuration that appears
+// in two sweeps, such as a shared control, is run once and shown in both).
+// Cells without a record are left out.
+func Expand(e *Experiment, log []Record) []Record {
+	byKey := map[string]Record{}
+	seeds := map[int64]Record{}
+	for _, r := range log {
+		byKey[r.Key] = r
+		if _, ok := seeds[r.Seed]; !ok {
+			seeds[r.Seed] = r
+		}
+	}
+	var out []Record
+	for _, seed := range e.Seeds {
+		ref, ok := seeds[seed]
+		if !ok {
+			continue
+		}
+		for _, s := range e.Sweeps {
+			cells, _ := s.Cells()
+			for _, c := range cells {
+				j := jobRecord(e, s, c, ref.Train, ref.Data, ref.Baseline)
+				if r, ok := byKey[j.Key]; ok {
+					r.Sweep, r.Cell = j.Sweep, j.Cell
+					out = append(out, r)
+				}
+			}
+		}
+	}
+	return out
 }
 
 // scratchConfig is the recipe of a §4-flow cell: the baseline's recipe

@@ -18,6 +18,7 @@ import (
 	"gonum.org/v1/gonum/blas/blas32"
 
 	"mnistc/infer/internal/sparse"
+	"mnistc/internal/kernel"
 	"mnistc/mnc"
 	"mnistc/model"
 )
@@ -367,16 +368,25 @@ func (l *layer) forward(in []float32, m int, out []float32, r model.Range, aq *m
 		acc := make([]float32, l.out)
 		iacc := make([]int32, l.out)
 		xrow := make([]float32, l.in)
+		idx, vals := make([]int32, l.in+8), make([]float32, l.in+8)
+		qs := make([]int32, l.in)
 		for i := a; i < b; i++ {
 			src := in[i*l.in : (i+1)*l.in]
 			dst := out[i*l.out : (i+1)*l.out]
 			switch l.kind {
-			case kGridInt, kSparseI:
-				l.rowInt(src, iacc)
-				for j := range dst {
-					// x = lo + step·q, so Σ x·k = lo·Σk + step·Σ q·k
-					dst[j] = l.colScale[j]*(lo*float32(l.colK[j])+step*float32(iacc[j])) + l.bias[j]
+			case kGridInt:
+				// the non-zero activation codes times the integer levels
+				k := kernel.NonZero(src, idx, vals)
+				for t, v := range vals[:k] {
+					qs[t] = int32(v)
 				}
+				clear(iacc)
+				kernel.AccumLevelsInt(iacc, l.wk, l.out, idx[:k], qs[:k])
+				l.rescale(dst, iacc, lo, step)
+				continue
+			case kSparseI:
+				l.rowInt(src, iacc)
+				l.rescale(dst, iacc, lo, step)
 				continue
 			}
 			x := src
@@ -391,8 +401,9 @@ func (l *layer) forward(in []float32, m int, out []float32, r model.Range, aq *m
 				copy(dst, l.bias)
 				l.rowSparse(x, dst)
 			case kGridF:
+				k := kernel.NonZero(x, idx, vals)
 				clear(acc)
-				l.rowGrid(x, acc)
+				kernel.AccumLevels(acc, l.wk, l.out, idx[:k], vals[:k])
 				for j := range dst {
 					dst[j] = l.colScale[j]*acc[j] + l.bias[j]
 				}
@@ -402,6 +413,14 @@ func (l *layer) forward(in []float32, m int, out []float32, r model.Range, aq *m
 			}
 		}
 	})
+}
+
+// rescale turns integer sums into outputs: with inputs x = lo + step·q,
+// Σ x·k = lo·Σk + step·Σ q·k, then one scale per output and the bias.
+func (l *layer) rescale(dst []float32, iacc []int32, lo, step float32) {
+	for j := range dst {
+		dst[j] = l.colScale[j]*(lo*float32(l.colK[j])+step*float32(iacc[j])) + l.bias[j]
+	}
 }
 
 // forwardBlocks runs both layers on blocks of 16 images held transposed:
@@ -510,42 +529,18 @@ func (l *layer) rowSparse(x, out []float32) {
 	}
 }
 
-// rowGrid: acc[j] += x_i · k_ij over a dense matrix of integer levels.
-func (l *layer) rowGrid(x, acc []float32) {
-	n := l.out
-	for i, xi := range x {
-		if xi == 0 {
-			continue
-		}
-		row := l.wk[i*n : (i+1)*n]
-		acc = acc[:len(row)]
-		for j, k := range row {
-			acc[j] += xi * float32(k)
-		}
-	}
-}
-
 // rowInt: acc[j] = Σ_i q_i · k_ij in int32 (q_i = 0 contributes nothing).
 func (l *layer) rowInt(q []float32, acc []int32) {
 	clear(acc)
-	n := l.out
 	for i, qf := range q {
 		if qf == 0 {
 			continue
 		}
 		qi := int32(qf)
-		if l.kind == kSparseI {
-			s, e := l.rowStart[i], l.rowStart[i+1]
-			cols, w := l.cols[s:e], l.wk[s:e]
-			for k, c := range cols {
-				acc[c] += qi * int32(w[k])
-			}
-			continue
-		}
-		row := l.wk[i*n : (i+1)*n]
-		acc := acc[:len(row)]
-		for j, k := range row {
-			acc[j] += qi * int32(k)
+		s, e := l.rowStart[i], l.rowStart[i+1]
+		cols, w := l.cols[s:e], l.wk[s:e]
+		for k, c := range cols {
+			acc[c] += qi * int32(w[k])
 		}
 	}
 }

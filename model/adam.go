@@ -3,7 +3,7 @@ package model
 import (
 	"math"
 
-	"mnistc/model/internal/kernel"
+	"mnistc/internal/kernel"
 )
 
 // Adam is the Adam optimizer exactly as Keras applies it: with t the step

@@ -9,7 +9,7 @@ import (
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
 
-	"mnistc/model/internal/kernel"
+	"mnistc/internal/kernel"
 )
 
 // chunkRows is how many images one forward GEMM takes at a time: large

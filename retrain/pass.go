@@ -2,6 +2,7 @@ package retrain
 
 import (
 	"fmt"
+	"strings"
 
 	"mnistc/compress"
 	"mnistc/model"
@@ -29,8 +30,6 @@ func newPassConstraint(s compress.Spec) (*passConstraint, error) {
 			return nil, fmt.Errorf("quantize: bits=9: quantization-aware training takes bits 1–8")
 		case s.Args["scheme"] == "kmeans":
 			return nil, fmt.Errorf("quantize: scheme=kmeans in the loop (re-clustering every step) is not built yet")
-		case s.Args["range"] == "mse":
-			return nil, fmt.Errorf("quantize: range=mse in the loop (a 200-point search every step) is not built yet")
 		case s.Args["bits"] != "" && len(s.Args["bits"]) > 1:
 			return nil, fmt.Errorf("quantize: bits=%s: quantization-aware training takes bits 1–8", s.Args["bits"])
 		}
@@ -44,6 +43,70 @@ func newPassConstraint(s compress.Spec) (*passConstraint, error) {
 	}
 	return &passConstraint{pass: ps[0], inPlace: s.Name == "clip"}, nil
 }
+
+// mseEvery is how often (in optimizer steps) quantization-aware training
+// with range=mse searches the clipping ranges again; in between it
+// quantizes with the ranges of the last search.
+const mseEvery = 100
+
+// mseQuant holds b-bit symmetric quantization with MSE-chosen clipping
+// ranges (per tensor or per channel) through training. The 200-point
+// search runs every mseEvery steps and at the last step; weights beyond a
+// range saturate in the forward pass and the gradient passes straight
+// through to them too (the identity STE of the other quantizers).
+type mseQuant struct {
+	spec   compress.Spec
+	bits   int
+	steps  int
+	clips  map[string][]float64 // per tensor, per group
+	frozen int                  // step of the last search
+}
+
+func newMSEQuant(s compress.Spec, steps int) (*mseQuant, error) {
+	if _, err := newPassConstraint(s); err != nil { // same checks as the other quantizers
+		return nil, err
+	}
+	var b int
+	fmt.Sscan(s.Args["bits"], &b)
+	if b < 2 {
+		return nil, fmt.Errorf("quantize: range=mse needs at least 2 bits")
+	}
+	return &mseQuant{spec: s, bits: b, steps: steps, frozen: -1}, nil
+}
+
+// Project quantizes the target tensors of shadow into dst.
+func (q *mseQuant) Project(shadow, dst *model.Params, step int) {
+	search := q.clips == nil || step-q.frozen >= mseEvery || step >= q.steps-1
+	if search {
+		q.clips, q.frozen = map[string][]float64{}, step
+	}
+	for k, t := range shadow.Tensors() {
+		copy(dst.Tensors()[k].Data, t.Data)
+	}
+	for _, name := range strings.Split(q.spec.Args["layers"], "/") {
+		t, d := shadow.Get(name), dst.Get(name)
+		groups := 1
+		if q.spec.Args["granularity"] == "channel" && len(t.Shape) == 2 {
+			groups = t.Shape[1]
+		}
+		buf := make([]float32, len(t.Data)/groups)
+		for g := 0; g < groups; g++ {
+			for i := range buf {
+				buf[i] = t.Data[i*groups+g]
+			}
+			if search {
+				q.clips[name] = append(q.clips[name], compress.MSEClip(buf, q.bits))
+			}
+			compress.Symmetric(buf, q.bits, q.clips[name][g])
+			for i, x := range buf {
+				d.Data[i*groups+g] = x
+			}
+		}
+	}
+}
+
+// Held is nil: quantization holds no entry at zero.
+func (q *mseQuant) Held() [][]bool { return nil }
 
 // Project applies the pass to the shadow weights and writes the result
 // into dst (and, for clipping, back into shadow).

@@ -157,7 +157,7 @@ func TestCheck(t *testing.T) {
 	}
 	for pass, bad := range map[string]bool{
 		"prune:keep=0.1,schedule=gradual": false, "prune:keep=0.5,method=neuron,schedule=iterative": false,
-		"quantize:bits=4": false, "clip:std=3": false, "quantize:bits=4,scheme=kmeans": true, "quantize:bits=4,range=mse": true,
+		"quantize:bits=4": false, "clip:std=3": false, "quantize:bits=4,scheme=kmeans": true, "quantize:bits=4,range=mse": false, "quantize:bits=1,range=mse": true,
 		"quantize:bits=16": true, "actquant:bits=4": false, "actquant:bits=12": true,
 		"prune:keep=0.1,method=random,schedule=oneshot": true, "prune:keep=0.1,every=5": true,
 	} {
@@ -168,6 +168,34 @@ func TestCheck(t *testing.T) {
 	if _, err := compress.Build([]string{"prune:keep=0.1,schedule=gradual"}); err == nil {
 		t.Error("post-training compress accepted a schedule")
 	}
+}
+
+// TestMSERangeInTheLoop: 2-bit QAT with MSE-chosen clipping ranges saves
+// weights with at most 3 levels per channel, recovers accuracy over its
+// post-training twin, and records how often the ranges are searched.
+func TestMSERangeInTheLoop(t *testing.T) {
+	ck, tr, va, te := small(t)
+	cfg := DefaultTrain()
+	cfg.Epochs = 1
+	pass := "quantize:bits=2,granularity=channel,range=mse"
+	out, rec, err := Run(ck, Config{Train: cfg, Passes: []string{pass}}, tr, va, te, model.Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.AccAfter <= rec.AccNoRetrain || rec.Schedules[0]["mse_search_every"] == "" {
+		t.Errorf("2-bit mse: %.4f post-training, %.4f after QAT, schedule %v", rec.AccNoRetrain, rec.AccAfter, rec.Schedules)
+	}
+	w := out.Params.W1
+	for g := 0; g < w.Shape[1]; g++ {
+		levels := map[float32]bool{}
+		for i := 0; i < w.Shape[0]; i++ {
+			levels[w.Data[i*w.Shape[1]+g]] = true
+		}
+		if len(levels) > 3 {
+			t.Fatalf("channel %d holds %d levels, want at most 3", g, len(levels))
+		}
+	}
+	t.Logf("2-bit per channel, mse range: before %.4f, post-training %.4f, QAT %.4f", rec.AccBefore, rec.AccNoRetrain, rec.AccAfter)
 }
 
 // TestQuantizeInTheLoop: quantization-aware training saves weights with at

@@ -230,6 +230,14 @@ func constraintFor(spec compress.Spec, steps int) (model.Constraint, map[string]
 		}
 		return p, p.Schedule(), nil
 	}
+	if spec.Name == "quantize" && spec.Args["range"] == "mse" && spec.Args["scheme"] == "symmetric" {
+		q, err := newMSEQuant(spec, steps)
+		if err != nil {
+			return nil, nil, err
+		}
+		return q, map[string]string{"schedule": "every step", "steps": fmt.Sprint(steps),
+			"mse_search_every": fmt.Sprint(mseEvery)}, nil
+	}
 	c, err := newPassConstraint(spec)
 	if err != nil {
 		return nil, nil, err

@@ -13,7 +13,7 @@ go build -tags "$tags" -o bin/mnistc ./cmd/mnistc
 CGO_ENABLED=0 go build -o bin/mnistc-purego ./cmd/mnistc
 {
   echo "# $(date -u +%FT%TZ) $(go version) BLAS tags '$tags' $(nproc) cores $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
-  go test -tags "$tags" -run '^$' -bench . -count 5 ./model/... 2>&1 | grep -E '^(Benchmark|goos|goarch|cpu|pkg)'
+  go test -tags "$tags" -run '^$' -bench . -count 5 ./model/... ./infer/... 2>&1 | grep -E '^(Benchmark|goos|goarch|cpu|pkg)'
 } > "$out/gotest.txt"
 for b in 32 128; do
   bin/mnistc train --batch $b --seed 1 --out "$out/b$b.npz" --json --quiet > "$out/train-b$b.json"

@@ -90,6 +90,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	recs = experiments.Expand(e, recs)
 	if err := report.Write(dir, e, recs); err != nil {
 		return err
 	}

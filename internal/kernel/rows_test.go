@@ -82,3 +82,43 @@ func TestNonZeroMatchesScalar(t *testing.T) {
 		}
 	}
 }
+
+func TestAccumLevelsMatchScalar(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	for _, width := range []int{5, 64, 70, 128, 130} {
+		stride, rows := width+rng.Intn(2), 60
+		w := make([]int16, rows*stride)
+		for i := range w {
+			w[i] = int16(rng.Intn(255) - 127)
+		}
+		var idx []int32
+		var x []float32
+		var q []int32
+		for i := 0; i < rows; i++ {
+			if rng.Intn(3) == 0 {
+				idx = append(idx, int32(i))
+				x = append(x, float32(rng.Float64()))
+				q = append(q, int32(rng.Intn(256)))
+			}
+		}
+		got, want := make([]float32, width), make([]float32, width)
+		gi, wi := make([]int32, width), make([]int32, width)
+		for j := range got {
+			got[j], want[j] = 0.5, 0.5
+			gi[j], wi[j] = int32(j), int32(j)
+		}
+		AccumLevels(got, w, stride, idx, x)
+		AccumLevelsInt(gi, w, stride, idx, q)
+		for k, i := range idx {
+			for j := range want {
+				want[j] += float32(x[k] * float32(w[int(i)*stride+j]))
+				wi[j] += q[k] * int32(w[int(i)*stride+j])
+			}
+		}
+		for j := range got {
+			if math.Float32bits(got[j]) != math.Float32bits(want[j]) || gi[j] != wi[j] {
+				t.Fatalf("width %d col %d: %v / %d, want %v / %d", width, j, got[j], gi[j], want[j], wi[j])
+			}
+		}
+	}
+}

@@ -52,3 +52,31 @@ func nonZeroVector(row []float32, idx []int32, vals []float32) (int, int) {
 	}
 	return nonZeroAVX2(&row[0], blocks, &idx[0], &vals[0], &packLUT), 8 * blocks
 }
+
+//go:noescape
+func levels64AVX2(out *float32, w *int16, strideBytes int, idx *int32, x *float32, n int)
+
+//go:noescape
+func levelsInt64AVX2(acc *int32, w *int16, strideBytes int, idx *int32, q *int32, n int)
+
+func levelsVector(out []float32, w []int16, stride int, idx []int32, x []float32) int {
+	if !HaveVector {
+		return 0
+	}
+	c := 0
+	for ; c+64 <= len(out); c += 64 {
+		levels64AVX2(&out[c], &w[c], 2*stride, &idx[0], &x[0], len(idx))
+	}
+	return c
+}
+
+func levelsIntVector(acc []int32, w []int16, stride int, idx []int32, q []int32) int {
+	if !HaveVector {
+		return 0
+	}
+	c := 0
+	for ; c+64 <= len(acc); c += 64 {
+		levelsInt64AVX2(&acc[c], &w[c], 2*stride, &idx[0], &q[0], len(idx))
+	}
+	return c
+}
