@@ -68,6 +68,7 @@ func Write(dir string, e *experiments.Experiment, recs []experiments.Record) err
 			for _, f := range DistillFindings(g) {
 				fmt.Fprintf(&body, "- %s\n", f)
 			}
+			body.WriteString("\n")
 		}
 		if s.Finetune != nil && g.RowKey != "" {
 			nr := g.table(func(c Cell) string { return pct(c.NoRetrain) })
