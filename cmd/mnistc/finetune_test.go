@@ -52,8 +52,8 @@ func TestTrainWithPasses(t *testing.T) {
 	if correct, _, _, ok := numpyEval(t, out); ok && correct != rec.CorrectAfter {
 		t.Errorf("NumPy: %d correct; mnistc: %d", correct, rec.CorrectAfter)
 	}
-	if code, _, stderr := mnistc(t, "train", "--out", out, "--pass", "quantize:bits=4,range=mse"); code != 2 || !strings.Contains(stderr, "not built yet") {
-		t.Errorf("train --pass actquant: exit %d, %q", code, stderr)
+	if code, _, stderr := mnistc(t, "train", "--out", out, "--pass", "quantize:bits=4,scheme=kmeans"); code != 2 || !strings.Contains(stderr, "not built yet") {
+		t.Errorf("train --pass kmeans (refused in the loop): exit %d, %q", code, stderr)
 	}
 }
 
