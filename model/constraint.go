@@ -24,6 +24,15 @@ type Constraint interface {
 	Held() [][]bool
 }
 
+// Saturater is a Constraint whose projection saturates some entries — a
+// quantizer's clipping range. For the straight-through estimator their
+// gradient is zero; inside the range it passes unchanged. Saturated
+// reports, per tensor in checkpoint order (nil: none), the entries the
+// last Project saturated.
+type Saturater interface {
+	Saturated() [][]bool
+}
+
 // TrainConstrained trains a fresh network like Train, with the constraint
 // c held from the first step (the article's §4 flow: the compression
 // "layers" are in the model while it trains).

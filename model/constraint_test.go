@@ -3,6 +3,8 @@ package model
 import (
 	"math/rand"
 	"testing"
+
+	"mnistc/data"
 )
 
 // fixedMask holds the first half of w1's entries at zero.
@@ -62,5 +64,52 @@ func TestHeldEntriesStayZero(t *testing.T) {
 	}
 	if moved == 0 {
 		t.Error("the free weights did not train")
+	}
+}
+
+// saturateW2 projects shadow unchanged and reports every entry of W2 as
+// saturated.
+type saturateW2 struct{ sat [][]bool }
+
+func (s *saturateW2) Project(shadow, p *Params, _ int) {
+	for k, t := range shadow.Tensors() {
+		copy(p.Tensors()[k].Data, t.Data)
+	}
+	if s.sat == nil {
+		s.sat = make([][]bool, 4)
+		s.sat[2] = make([]bool, len(shadow.W2.Data))
+		for i := range s.sat[2] {
+			s.sat[2][i] = true
+		}
+	}
+}
+func (s *saturateW2) Held() [][]bool      { return nil }
+func (s *saturateW2) Saturated() [][]bool { return s.sat }
+
+// TestSaturatedGetNoGradient: entries a Saturater reports get a zero
+// gradient (the STE outside a quantizer's range): from fresh Adam moments,
+// W2 does not move while W1 does.
+func TestSaturatedGetNoGradient(t *testing.T) {
+	train, _ := realMNIST(t)
+	start := InitGlorot(16, rand.New(rand.NewSource(2)))
+	cfg := DefaultTrainConfig()
+	cfg.Epochs = 1
+	res, err := FineTune(start, cfg, &saturateW2{}, train.Slice(0, 640), data.Set{}, Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, w := range res.Params.W2.Data {
+		if w != start.W2.Data[i] {
+			t.Fatalf("saturated W2[%d] moved: %v → %v", i, start.W2.Data[i], w)
+		}
+	}
+	moved := 0
+	for i, w := range res.Params.W1.Data {
+		if w != start.W1.Data[i] {
+			moved++
+		}
+	}
+	if moved == 0 {
+		t.Fatal("W1 did not train")
 	}
 }

@@ -192,6 +192,13 @@ func (t *trainer) step(s data.Set, idx []int) (float64, int, error) {
 				}
 			}
 		}
+		if sat, ok := t.c.(Saturater); ok { // STE: no gradient where the forward pass saturated
+			for k, m := range sat.Saturated() {
+				if m != nil {
+					zeroWhere(g[k], m)
+				}
+			}
+		}
 		t.opt.Step(t.weights, g)
 		t.steps++
 		t.c.Project(t.shadow, t.p, t.steps)

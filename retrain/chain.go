@@ -105,3 +105,30 @@ func checkActQuant(s compress.Spec) error {
 	}
 	return nil
 }
+
+// Saturated is the union of its members' saturated entries (nil when no
+// member saturates any).
+func (c *chain) Saturated() [][]bool {
+	var out [][]bool
+	for _, x := range c.cs {
+		s, ok := x.(model.Saturater)
+		if !ok {
+			continue
+		}
+		for k, m := range s.Saturated() {
+			if m == nil {
+				continue
+			}
+			if out == nil {
+				out = make([][]bool, len(model.TensorNames))
+			}
+			if out[k] == nil {
+				out[k] = make([]bool, len(m))
+			}
+			for i, v := range m {
+				out[k][i] = out[k][i] || v
+			}
+		}
+	}
+	return out
+}

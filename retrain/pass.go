@@ -2,6 +2,7 @@ package retrain
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
 	"mnistc/compress"
@@ -52,14 +53,16 @@ const mseEvery = 100
 // mseQuant holds b-bit symmetric quantization with MSE-chosen clipping
 // ranges (per tensor or per channel) through training. The 200-point
 // search runs every mseEvery steps and at the last step; weights beyond a
-// range saturate in the forward pass and the gradient passes straight
-// through to them too (the identity STE of the other quantizers).
+// range saturate in the forward pass and, by the straight-through
+// estimator, get no gradient (model.Saturater); inside it the gradient
+// passes unchanged.
 type mseQuant struct {
 	spec   compress.Spec
 	bits   int
 	steps  int
 	clips  map[string][]float64 // per tensor, per group
 	frozen int                  // step of the last search
+	sat    [][]bool             // per tensor (checkpoint order): |w| beyond its range at the last projection
 }
 
 func newMSEQuant(s compress.Spec, steps int) (*mseQuant, error) {
@@ -83,8 +86,15 @@ func (q *mseQuant) Project(shadow, dst *model.Params, step int) {
 	for k, t := range shadow.Tensors() {
 		copy(dst.Tensors()[k].Data, t.Data)
 	}
+	if q.sat == nil {
+		q.sat = make([][]bool, len(model.TensorNames))
+	}
 	for _, name := range strings.Split(q.spec.Args["layers"], "/") {
 		t, d := shadow.Get(name), dst.Get(name)
+		ti := indexOf(name)
+		if q.sat[ti] == nil {
+			q.sat[ti] = make([]bool, len(t.Data))
+		}
 		groups := 1
 		if q.spec.Args["granularity"] == "channel" && len(t.Shape) == 2 {
 			groups = t.Shape[1]
@@ -97,7 +107,11 @@ func (q *mseQuant) Project(shadow, dst *model.Params, step int) {
 			if search {
 				q.clips[name] = append(q.clips[name], compress.MSEClip(buf, q.bits))
 			}
-			compress.Symmetric(buf, q.bits, q.clips[name][g])
+			c := q.clips[name][g]
+			for i, x := range buf {
+				q.sat[ti][i*groups+g] = math.Abs(float64(x)) > c
+			}
+			compress.Symmetric(buf, q.bits, c)
 			for i, x := range buf {
 				d.Data[i*groups+g] = x
 			}
@@ -107,6 +121,18 @@ func (q *mseQuant) Project(shadow, dst *model.Params, step int) {
 
 // Held is nil: quantization holds no entry at zero.
 func (q *mseQuant) Held() [][]bool { return nil }
+
+// Saturated reports the weights beyond their range at the last projection.
+func (q *mseQuant) Saturated() [][]bool { return q.sat }
+
+func indexOf(name string) int {
+	for i, n := range model.TensorNames {
+		if n == name {
+			return i
+		}
+	}
+	return -1
+}
 
 // Project applies the pass to the shadow weights and writes the result
 // into dst (and, for clipping, back into shadow).
