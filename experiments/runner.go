@@ -330,6 +330,12 @@ func evalCell(j job, train, val, test data.Set, before model.Result) (Record, er
 func finetuneConfig(b Budget, specs []string, seed int64) model.TrainConfig {
 	c := retrain.DefaultTrain()
 	c.LR, c.Seed = retrain.DefaultLR(specs), seed
+	return b.apply(c)
+}
+
+// apply overrides c's epochs, batch and learning rate with the budget's
+// non-zero ones.
+func (b Budget) apply(c model.TrainConfig) model.TrainConfig {
 	if b.Epochs > 0 {
 		c.Epochs = b.Epochs
 	}
@@ -426,16 +432,7 @@ func Expand(e *Experiment, log []Record) []Record {
 func scratchConfig(b Budget, base model.TrainConfig) model.TrainConfig {
 	c := base
 	c.TrainImages, c.ValImages = 0, 0
-	if b.Epochs > 0 {
-		c.Epochs = b.Epochs
-	}
-	if b.Batch > 0 {
-		c.Batch = b.Batch
-	}
-	if b.LR > 0 {
-		c.LR = b.LR
-	}
-	return c
+	return b.apply(c)
 }
 
 // studentPlan is the recipe of a distillation sweep's student: the

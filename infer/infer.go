@@ -11,14 +11,13 @@ package infer
 import (
 	"fmt"
 	"math"
-	"runtime"
-	"sync"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
 
 	"mnistc/infer/internal/sparse"
 	"mnistc/internal/kernel"
+	"mnistc/internal/par"
 	"mnistc/mnc"
 	"mnistc/model"
 )
@@ -364,7 +363,7 @@ func (l *layer) forward(in []float32, m int, out []float32, r model.Range, aq *m
 			1, blas32.General{Rows: m, Cols: l.out, Stride: l.out, Data: out})
 		return
 	}
-	parallel(m, func(a, b int) {
+	par.Rows(m, 1, func(a, b int) {
 		acc := make([]float32, l.out)
 		iacc := make([]int32, l.out)
 		xrow := make([]float32, l.in)
@@ -433,7 +432,7 @@ func (n *Net) forwardBlocks(x []float32, count int, logits []float32) {
 	const in = model.Inputs
 	h := n.hidden
 	blocks := (count + B - 1) / B
-	parallel(blocks, func(a, b int) {
+	par.Rows(blocks, 1, func(a, b int) {
 		xt := new([in][B]float32)
 		var active [in]uint32 // non-zero when some image of the block uses the row
 		hid, out := new([256 * B]float32), new([256 * B]float32)
@@ -559,18 +558,3 @@ func (l *layer) rowBook(x, out []float32) {
 	}
 }
 
-// parallel splits rows [0, m) over the available cores.
-func parallel(m int, f func(a, b int)) {
-	p := min(runtime.GOMAXPROCS(0), m)
-	if p <= 1 {
-		f(0, m)
-		return
-	}
-	var wg sync.WaitGroup
-	for w := 0; w < p; w++ {
-		a, b := m*w/p, m*(w+1)/p
-		wg.Add(1)
-		go func() { defer wg.Done(); f(a, b) }()
-	}
-	wg.Wait()
-}

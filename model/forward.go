@@ -2,7 +2,6 @@ package model
 
 import (
 	"math"
-	"runtime"
 	"sort"
 	"sync"
 
@@ -10,6 +9,7 @@ import (
 	"gonum.org/v1/gonum/blas/blas32"
 
 	"mnistc/internal/kernel"
+	"mnistc/internal/par"
 )
 
 // chunkRows is how many images one forward GEMM takes at a time: large
@@ -32,7 +32,7 @@ func Forward(p Params, x []float32, n int, aq *ActQuant) []float32 {
 	logits := make([]float32, n*Classes)
 	var dense []int
 	var mu sync.Mutex
-	parallelRows(n, func(a, b int) {
+	par.Rows(n, 32, func(a, b int) {
 		width := max(Inputs, h) + 8 // NonZero's room
 		idx, vals := make([]int32, width), make([]float32, width)
 		hid := make([]float32, h)
@@ -161,7 +161,7 @@ func firstLayer(x []float32, m int, p Params, out []float32) {
 	h := p.Hidden()
 	var dense []int
 	var mu sync.Mutex
-	parallelRows(m, func(a, b int) {
+	par.Rows(m, 32, func(a, b int) {
 		idx := make([]int32, Inputs+8)
 		vals := make([]float32, Inputs+8)
 		var mine []int
@@ -194,21 +194,6 @@ func firstLayer(x []float32, m int, p Params, out []float32) {
 	}
 }
 
-// parallelRows splits rows [0, m) over the available cores.
-func parallelRows(m int, f func(a, b int)) {
-	p := min(runtime.GOMAXPROCS(0), max(1, m/32))
-	if p <= 1 {
-		f(0, m)
-		return
-	}
-	var wg sync.WaitGroup
-	for w := 0; w < p; w++ {
-		a, b := m*w/p, m*(w+1)/p
-		wg.Add(1)
-		go func() { defer wg.Done(); f(a, b) }()
-	}
-	wg.Wait()
-}
 
 // layer computes out = in·w + b for m rows (in is m×k, w is k×n).
 func layer(in []float32, m, k int, w, b []float32, n int, out []float32) {
