@@ -557,4 +557,3 @@ func (l *layer) rowBook(x, out []float32) {
 		}
 	}
 }
-

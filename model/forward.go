@@ -194,7 +194,6 @@ func firstLayer(x []float32, m int, p Params, out []float32) {
 	}
 }
 
-
 // layer computes out = in·w + b for m rows (in is m×k, w is k×n).
 func layer(in []float32, m, k int, w, b []float32, n int, out []float32) {
 	for r := 0; r < m; r++ {
