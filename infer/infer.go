@@ -323,13 +323,11 @@ func codesOf(dst, src []float32, bits int, r model.Range) []float32 {
 	levels := float32(int(1)<<bits - 1)
 	scale := (r.Hi - r.Lo) / levels
 	for i, x := range src {
-		if scale <= 0 {
+		if scale <= 0 || x <= r.Lo { // at or below the range: level 0 (most pixels, half the hidden units)
 			dst[i] = 0
 			continue
 		}
-		if x < r.Lo {
-			x = r.Lo
-		} else if x > r.Hi {
+		if x > r.Hi {
 			x = r.Hi
 		}
 		dst[i] = float32(math.RoundToEven(float64((x - r.Lo) / scale)))
