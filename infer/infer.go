@@ -435,11 +435,6 @@ func (n *Net) forwardBlocks(x []float32, count int, logits []float32) {
 		var active [in]uint32 // non-zero when some image of the block uses the row
 		hid, out := new([256 * B]float32), new([256 * B]float32)
 		scratch := make([]float32, B*in)
-		var lo, step float32
-		if n.aq != nil {
-			lo = n.aq.Input.Lo
-			step = (n.aq.Input.Hi - n.aq.Input.Lo) / float32(int(1)<<n.aq.Bits-1)
-		}
 		for blk := a; blk < b; blk++ {
 			r0 := blk * B
 			nr := min(B, count-r0)
@@ -449,9 +444,7 @@ func (n *Net) forwardBlocks(x []float32, count int, logits []float32) {
 				copy(scratch, src)
 				src = scratch
 				if n.aq != nil {
-					for k, v := range src[:nr*in] {
-						src[k] = fakeQuant(v, n.aq.Input, lo, step)
-					}
+					n.aq.QuantizeActivations(src[:nr*in], n.aq.Input)
 				}
 			}
 			sparse.Transpose(xt[:], src, active[:])
@@ -497,19 +490,6 @@ func fill(out *[256 * sparse.Block]float32, bias []float32) {
 			o[r] = bc
 		}
 	}
-}
-
-// fakeQuant is model.ActQuant's rule for one value.
-func fakeQuant(x float32, r model.Range, lo, step float32) float32 {
-	if step <= 0 {
-		return r.Lo
-	}
-	if x < r.Lo {
-		x = r.Lo
-	} else if x > r.Hi {
-		x = r.Hi
-	}
-	return lo + float32(math.RoundToEven(float64((x-lo)/step)))*step
 }
 
 // rowSparse: out[c] += x_i · w for every kept (i, c, w), skipping x_i = 0.
