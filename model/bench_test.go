@@ -1,6 +1,7 @@
 package model
 
 import (
+	"fmt"
 	"math/rand"
 	"testing"
 
@@ -145,3 +146,55 @@ func benchGEMM(b *testing.B, m, k, n int) {
 func BenchmarkGEMM128x784x128(b *testing.B)    { benchGEMM(b, 128, 784, 128) }
 func BenchmarkGEMM32x784x128(b *testing.B)     { benchGEMM(b, 32, 784, 128) }
 func BenchmarkGEMM1024x1024x1024(b *testing.B) { benchGEMM(b, 1024, 1024, 1024) }
+
+// benchStepsOn times training steps at one batch size on the images of s
+// (random batches), reported per step.
+func benchStepsOn(b *testing.B, s data.Set, batch int) {
+	cfg := DefaultTrainConfig()
+	cfg.Batch = batch
+	p := InitGlorot(cfg.Hidden, rand.New(rand.NewSource(1)))
+	tr, err := newTrainer(&p, cfg, s.Len())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tr.close()
+	idx := make([]int, batch)
+	rng := rand.New(rand.NewSource(2))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for k := range idx {
+			idx[k] = rng.Intn(s.Len())
+		}
+		if _, _, err := tr.step(s, idx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "µs/step")
+}
+
+// BenchmarkTrainStepMNIST times training steps on real MNIST training
+// images, where every layer runs over non-zero inputs (the random-data
+// benchmarks above take the first layer's BLAS path).
+func BenchmarkTrainStepMNIST(b *testing.B) {
+	train, _ := realMNIST(b)
+	b.Run("batch32", func(b *testing.B) { benchStepsOn(b, train, 32) })
+	b.Run("batch128", func(b *testing.B) { benchStepsOn(b, train, 128) })
+}
+
+// BenchmarkEpochMNIST times one epoch of the article's recipe on the
+// 55,000 real training images, at batch 32 and 128.
+func BenchmarkEpochMNIST(b *testing.B) {
+	train, _ := realMNIST(b)
+	train = train.Slice(0, 55000)
+	for _, batch := range []int{32, 128} {
+		b.Run(fmt.Sprintf("batch%d", batch), func(b *testing.B) {
+			cfg := DefaultTrainConfig()
+			cfg.Epochs, cfg.Batch = 1, batch
+			for i := 0; i < b.N; i++ {
+				if _, err := Train(cfg, train, data.Set{}, Hooks{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

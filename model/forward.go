@@ -138,7 +138,7 @@ func HiddenActivations(p Params, x []float32, n int, aq *ActQuant) []float32 {
 		xin = append([]float32(nil), x...)
 		aq.quantizeInPlace(xin, aq.Input)
 	}
-	firstLayer(xin, n, p, out)
+	firstLayer(xin, n, p.W1.Data, p.B1.Data, h, 32, out)
 	relu(out)
 	return out
 }
@@ -152,16 +152,16 @@ func (a *ActQuant) QuantizeActivations(v []float32, r Range) { a.quantizeInPlace
 // have about 19 %); a denser image goes through the BLAS GEMM.
 const sparseInput = 0.5
 
-// firstLayer computes out = x·W1 + b1 for m images. An image with few
-// non-zero pixels sums the rows of W1 of those pixels, in pixel order
-// (kernel.AccumRows): work in proportion to its ink, not to 784. Which path
-// an image takes depends on that image alone, so its result does not
-// depend on the others evaluated with it.
-func firstLayer(x []float32, m int, p Params, out []float32) {
-	h := p.Hidden()
+// firstLayer computes out = x·w1 + b1 for m images (w1 is 784×h), at
+// least grain images per goroutine. An image with few non-zero pixels sums
+// the rows of w1 of those pixels, in pixel order (kernel.AccumRows): work
+// in proportion to its ink, not to 784. Which path an image takes depends
+// on that image alone, so its result does not depend on the others
+// evaluated with it.
+func firstLayer(x []float32, m int, w1, b1 []float32, h, grain int, out []float32) {
 	var dense []int
 	var mu sync.Mutex
-	par.Rows(m, 32, func(a, b int) {
+	par.Rows(m, grain, func(a, b int) {
 		idx := make([]int32, Inputs+8)
 		vals := make([]float32, Inputs+8)
 		var mine []int
@@ -172,8 +172,8 @@ func firstLayer(x []float32, m int, p Params, out []float32) {
 				continue
 			}
 			o := out[r*h : (r+1)*h]
-			copy(o, p.B1.Data)
-			kernel.AccumRows(o, p.W1.Data, h, idx[:n], vals[:n])
+			copy(o, b1)
+			kernel.AccumRows(o, w1, h, idx[:n], vals[:n])
 		}
 		mu.Lock()
 		dense = append(dense, mine...)
@@ -188,7 +188,7 @@ func firstLayer(x []float32, m int, p Params, out []float32) {
 		copy(in[k*Inputs:(k+1)*Inputs], x[r*Inputs:(r+1)*Inputs])
 	}
 	res := make([]float32, len(dense)*h)
-	layer(in, len(dense), Inputs, p.W1.Data, p.B1.Data, h, res)
+	layer(in, len(dense), Inputs, w1, b1, h, res)
 	for k, r := range dense {
 		copy(out[r*h:(r+1)*h], res[k*h:(k+1)*h])
 	}

@@ -16,9 +16,10 @@ type trainGraph struct {
 	g      *G.ExprGraph
 	x, y   *G.Node
 	w      []*G.Node // w1, b1, w2, b2 in checkpoint order
-	logp   *G.Node   // log-softmax of the logits, batch×10
+	dw     []*G.Node // the gradients of w, in the same order
+	logits *G.Node   // batch×10
 	cost   *G.Node
-	vm     G.VM
+	m      *stepMachine
 	xT, yT *tensor.Dense
 	batch  int
 	// With distillation, q holds the teacher's soft targets for the batch.
@@ -49,66 +50,33 @@ func newTrainGraph(p *Params, batch int, d *Distill, aq *ActQuant) (*trainGraph,
 	b2 := bind("b2", 1, Classes, p.B2.Data)
 	tg.w = []*G.Node{w1, b1, w2, b2}
 
-	xw1, err := G.ApplyOp(inputMatMul{}, tg.x, w1)
+	a1, err := G.ApplyOp(newHiddenLayer(), tg.x, w1, b1)
 	if err != nil {
-		return nil, fmt.Errorf("x·w1: %w", err)
-	}
-	z1, err := G.BroadcastAdd(xw1, b1, nil, []byte{0})
-	if err != nil {
-		return nil, fmt.Errorf("+b1: %w", err)
-	}
-	a1, err := G.Rectify(z1)
-	if err != nil {
-		return nil, fmt.Errorf("relu: %w", err)
+		return nil, fmt.Errorf("hidden layer: %w", err)
 	}
 	if aq != nil {
 		if a1, err = G.ApplyOp(fakeQuant{aq: aq, r: aq.Hidden}, a1); err != nil {
 			return nil, fmt.Errorf("fake-quantize hidden: %w", err)
 		}
 	}
-	aw2, err := G.Mul(a1, w2)
-	if err != nil {
-		return nil, fmt.Errorf("h·w2: %w", err)
+	if tg.logits, err = G.ApplyOp(newOutputLayer(), a1, w2, b2); err != nil {
+		return nil, fmt.Errorf("output layer: %w", err)
 	}
-	logits, err := G.BroadcastAdd(aw2, b2, nil, []byte{0})
-	if err != nil {
-		return nil, fmt.Errorf("+b2: %w", err)
+	if tg.cost, err = G.ApplyOp(newSoftmaxCE(1), tg.logits, tg.y); err != nil {
+		return nil, fmt.Errorf("cross-entropy: %w", err)
 	}
-	if tg.logp, err = G.LogSoftMax(logits); err != nil {
-		return nil, fmt.Errorf("log-softmax: %w", err)
-	}
-	hard, err := meanCE(tg.logp, tg.y)
-	if err != nil {
-		return nil, err
-	}
-	tg.cost = hard
 	if d != nil {
-		if tg.cost, err = tg.distillCost(g, logits, hard, d); err != nil {
+		if tg.cost, err = tg.distillCost(g, tg.logits, tg.cost, d); err != nil {
 			return nil, err
 		}
 	}
-	if _, err = G.Grad(tg.cost, tg.w...); err != nil {
+	if tg.dw, err = G.Grad(tg.cost, tg.w...); err != nil {
 		return nil, fmt.Errorf("grad: %w", err)
 	}
-	tg.vm = G.NewTapeMachine(g, G.BindDualValues(tg.w...))
+	if tg.m, err = newStepMachine(g); err != nil {
+		return nil, fmt.Errorf("order graph: %w", err)
+	}
 	return tg, nil
-}
-
-// meanCE is the mean over the batch of −Σ targets·logp.
-func meanCE(logp, targets *G.Node) (*G.Node, error) {
-	picked, err := G.HadamardProd(logp, targets)
-	if err != nil {
-		return nil, fmt.Errorf("pick: %w", err)
-	}
-	perSample, err := G.Sum(picked, 1)
-	if err != nil {
-		return nil, fmt.Errorf("sum: %w", err)
-	}
-	mean, err := G.Mean(perSample)
-	if err != nil {
-		return nil, fmt.Errorf("mean: %w", err)
-	}
-	return G.Neg(mean)
 }
 
 // distillCost is α·T²·CE(q, softmax(z/T)) + (1−α)·CE(y, softmax(z)).
@@ -117,17 +85,9 @@ func meanCE(logp, targets *G.Node) (*G.Node, error) {
 func (tg *trainGraph) distillCost(g *G.ExprGraph, logits, hard *G.Node, d *Distill) (*G.Node, error) {
 	tg.qT = tensor.New(tensor.WithShape(tg.batch, Classes), tensor.Of(tensor.Float32))
 	q := G.NewMatrix(g, tensor.Float32, G.WithShape(tg.batch, Classes), G.WithName("q"), G.WithValue(tg.qT))
-	scaled, err := G.Mul(logits, G.NewConstant(float32(1/d.Temperature)))
+	soft, err := G.ApplyOp(newSoftmaxCE(d.Temperature), logits, q)
 	if err != nil {
-		return nil, fmt.Errorf("z/T: %w", err)
-	}
-	logpT, err := G.LogSoftMax(scaled)
-	if err != nil {
-		return nil, fmt.Errorf("log-softmax(z/T): %w", err)
-	}
-	soft, err := meanCE(logpT, q)
-	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("soft cross-entropy: %w", err)
 	}
 	a, err := G.Mul(soft, G.NewConstant(float32(d.Alpha*d.Temperature*d.Temperature)))
 	if err != nil {
@@ -164,11 +124,11 @@ func (tg *trainGraph) load(x []float32, y []uint8, soft []float32, idx []int) {
 // run computes the cost and the gradients for the loaded batch. It returns
 // the cost and the number of correct predictions in the batch.
 func (tg *trainGraph) run(y []uint8, idx []int) (float64, int, error) {
-	if err := tg.vm.RunAll(); err != nil {
+	if err := tg.m.run(); err != nil {
 		return 0, 0, err
 	}
-	cost := float64(tg.cost.Value().Data().(float32))
-	lp := tg.logp.Value().Data().([]float32)
+	cost := float64(tg.m.value(tg.cost).Data().(float32))
+	lp := tg.m.value(tg.logits).Data().([]float32)
 	correct := 0
 	for r, i := range idx {
 		if Argmax(lp[r*Classes:(r+1)*Classes]) == int(y[i]) {
@@ -180,15 +140,15 @@ func (tg *trainGraph) run(y []uint8, idx []int) (float64, int, error) {
 
 // grads returns the gradient slices of w1, b1, w2, b2 after run.
 func (tg *trainGraph) grads() ([][]float32, error) {
-	out := make([][]float32, len(tg.w))
-	for i, n := range tg.w {
-		gv, err := n.Grad()
-		if err != nil {
-			return nil, fmt.Errorf("gradient of %s: %w", n.Name(), err)
+	out := make([][]float32, len(tg.dw))
+	for i, n := range tg.dw {
+		gv := tg.m.value(n)
+		if gv == nil {
+			return nil, fmt.Errorf("gradient of %s was not computed", tg.w[i].Name())
 		}
 		out[i] = gv.Data().([]float32)
 	}
 	return out, nil
 }
 
-func (tg *trainGraph) close() { tg.vm.Close() }
+func (tg *trainGraph) close() {}

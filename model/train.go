@@ -211,7 +211,6 @@ func (t *trainer) step(s data.Set, idx []int) (float64, int, error) {
 			t.setHeld(held)
 		}
 	}
-	tg.vm.Reset()
 	return cost, correct, nil
 }
 
