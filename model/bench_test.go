@@ -104,7 +104,7 @@ func BenchmarkAdamStep(b *testing.B) {
 	opt := NewAdam(1e-3, 0.9, 0.999, 1e-7, []int{len(w[0]), len(w[1]), len(w[2]), len(w[3])})
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		copy(g[0], src.W1.Data) // Step clears the gradients it reads
+		copy(g[0], src.W1.Data)
 		copy(g[2], src.W2.Data)
 		opt.Step(w, g)
 	}

@@ -13,7 +13,6 @@ import (
 	"gorgonia.org/tensor"
 
 	"mnistc/internal/kernel"
-	"mnistc/internal/par"
 )
 
 // The training graph is built from three fused gorgonia ops — the hidden
@@ -39,10 +38,13 @@ import (
 // count. Inputs denser than sparseInput (random benchmark data) take the
 // BLAS GEMMs for the first layer and its gradient.
 
-// stepGrain is the fewest images (or pixel rows) a goroutine takes within
-// one training step: a batch of 32 splits in two, each half about 30 µs of
-// work against about 1 µs to start a goroutine.
-const stepGrain = 8
+// A training step runs on one goroutine. Splitting its layers over the two
+// cores measured slower here: starting a goroutine and waking the waiter
+// each cost a futex wake-up of an idle virtual CPU (about 40 µs of CPU in
+// the profile, four per step), about what the split saves even at batch
+// 128 (the first layer's forward and gradient are 140 and 200 µs there).
+// Sweeps run cells in parallel instead.
+const stepGrain = 1 << 30
 
 // owned is an op's output buffer, allocated at the first step and
 // overwritten at every later one.
@@ -262,15 +264,13 @@ func (op *inputGrad) Do(v ...G.Value) (G.Value, error) {
 		}
 		s = ends[b]
 	}
-	par.Rows(K, 16*stepGrain, func(lo, hi int) {
-		for p := lo; p < hi; p++ {
-			o := out[p*N : (p+1)*N]
-			clear(o)
-			if a, e := first[p], first[p+1]; a < e {
-				kernel.AccumRows(o, delta, N, op.rows[a:e], op.coef[a:e])
-			}
+	for p := 0; p < K; p++ {
+		o := out[p*N : (p+1)*N]
+		clear(o)
+		if a, e := first[p], first[p+1]; a < e {
+			kernel.AccumRows(o, delta, N, op.rows[a:e], op.coef[a:e])
 		}
-	})
+	}
 	return t, nil
 }
 

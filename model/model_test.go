@@ -24,8 +24,8 @@ func TestAdamFirstStep(t *testing.T) {
 		if math.Abs(float64(w[i])-want) > 1e-6 {
 			t.Errorf("w[%d] = %v, want %v", i, w[i], want)
 		}
-		if g[i] != 0 {
-			t.Errorf("gradient %d not cleared: %v", i, g[i])
+		if g[i] != float32(gi) {
+			t.Errorf("gradient %d changed: %v", i, g[i])
 		}
 	}
 }

@@ -1,12 +1,14 @@
 #include "textflag.h"
 
-// func adamAVX2(wp, gp, mp, vp *float32, blocks int, k *adamConsts)
+// func adamAVX2(wp, gp, mp, vp *float32, blocks int, k *Consts)
 //
 // Eight parameters per iteration, the same operations in the same order
 // as the scalar Go kernel (multiply and add separately, never fused), so
 // the results are bit-identical:
-//   m' = b1·m + c1·g;  v' = b2·v + (c2·g)·g;  g = 0
+//   m' = b1·m + c1·g;  v' = b2·v + (c2·g)·g
+//   m' = 0 where |m'| < tiny;  v' = 0 where v' < tiny
 //   w' = w − (lrT·m') / (sqrt(v') + eps)
+// Consts: B1 C1 B2 C2 LR Eps Tiny at offsets 0, 4, … 24.
 TEXT ·adamAVX2(SB), NOSPLIT, $0-48
 	MOVQ wp+0(FP), DI
 	MOVQ gp+8(FP), SI
@@ -20,13 +22,15 @@ TEXT ·adamAVX2(SB), NOSPLIT, $0-48
 	VBROADCASTSS 12(AX), Y11
 	VBROADCASTSS 16(AX), Y12
 	VBROADCASTSS 20(AX), Y13
-	VXORPS Y14, Y14, Y14
+	VBROADCASTSS 24(AX), Y14
+	MOVL $0x7fffffff, DX
+	MOVL DX, X15
+	VPBROADCASTD X15, Y15
 	TESTQ CX, CX
 	JZ done
 
 loop:
 	VMOVUPS (SI), Y0
-	VMOVUPS Y14, (SI)
 	VMULPS (R8), Y8, Y1
 	VMULPS Y0, Y9, Y2
 	VADDPS Y2, Y1, Y1
@@ -34,6 +38,11 @@ loop:
 	VMULPS Y0, Y11, Y4
 	VMULPS Y0, Y4, Y4
 	VADDPS Y4, Y3, Y3
+	VANDPS Y15, Y1, Y2
+	VCMPPS $1, Y14, Y2, Y2
+	VANDNPS Y1, Y2, Y1
+	VCMPPS $1, Y14, Y3, Y4
+	VANDNPS Y3, Y4, Y3
 	VMOVUPS Y1, (R8)
 	VMOVUPS Y3, (R9)
 	VSQRTPS Y3, Y5

@@ -13,7 +13,7 @@ func TestVectorMatchesScalar(t *testing.T) {
 		t.Skip("no AVX2 on this CPU: only the scalar kernel runs")
 	}
 	rng := rand.New(rand.NewSource(11))
-	k := Consts{B1: 0.9, C1: 0.1, B2: 0.999, C2: 0.001, LR: 3e-4, Eps: 1e-7}
+	k := Consts{B1: 0.9, C1: 0.1, B2: 0.999, C2: 0.001, LR: 3e-4, Eps: 1e-7, Tiny: 1e-30}
 	for _, n := range []int{8, 13, 1000, 100352} {
 		mk := func(scale float32) []float32 {
 			v := make([]float32, n)
@@ -26,12 +26,18 @@ func TestVectorMatchesScalar(t *testing.T) {
 		for i := range v {
 			v[i] *= v[i]
 		}
+		for i := 0; i < n; i += 5 { // moments that the step leaves below tiny, of both signs
+			m[i], v[i], g[i] = float32(i%3-1)*1e-31, 1e-33, 0
+		}
 		w2, g2, m2, v2 := append([]float32(nil), w...), append([]float32(nil), g...), append([]float32(nil), m...), append([]float32(nil), v...)
 		Adam(w, g, m, v, k)
 		AdamScalar(w2, g2, m2, v2, k)
 		for i := range w {
-			if math.Float32bits(w[i]) != math.Float32bits(w2[i]) || m[i] != m2[i] || v[i] != v2[i] || g[i] != 0 || g2[i] != 0 {
+			if math.Float32bits(w[i]) != math.Float32bits(w2[i]) || math.Float32bits(m[i]) != math.Float32bits(m2[i]) || math.Float32bits(v[i]) != math.Float32bits(v2[i]) || g[i] != g2[i] {
 				t.Fatalf("n=%d entry %d: vector w %v m %v v %v, scalar w %v m %v v %v", n, i, w[i], m[i], v[i], w2[i], m2[i], v2[i])
+			}
+			if i%5 == 0 && (math.Float32bits(m[i]) != 0 || math.Float32bits(v[i]) != 0) {
+				t.Fatalf("n=%d entry %d: moments %v, %v below tiny were not flushed to +0", n, i, m[i], v[i])
 			}
 		}
 	}
@@ -44,7 +50,7 @@ func benchAdam(b *testing.B, f func(w, g, m, v []float32, k Consts)) {
 	for i := range src {
 		src[i] = rand.Float32() - 0.5
 	}
-	k := Consts{B1: 0.9, C1: 0.1, B2: 0.999, C2: 0.001, LR: 1e-3, Eps: 1e-7}
+	k := Consts{B1: 0.9, C1: 0.1, B2: 0.999, C2: 0.001, LR: 1e-3, Eps: 1e-7, Tiny: 1e-30}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		copy(g, src)
