@@ -13,15 +13,19 @@ import (
 // backing slices of a Params, so an optimizer that updates those slices in
 // place updates every graph built over the same Params.
 type trainGraph struct {
-	g      *G.ExprGraph
-	x, y   *G.Node
-	w      []*G.Node // w1, b1, w2, b2 in checkpoint order
-	dw     []*G.Node // the gradients of w, in the same order
-	logits *G.Node   // batch×10
-	cost   *G.Node
-	m      *stepMachine
-	xT, yT *tensor.Dense
-	batch  int
+	g    *G.ExprGraph
+	x, y *G.Node
+	w    []*G.Node // w1, b1, w2, b2 in checkpoint order
+	dw   []*G.Node // the gradients of w, in the same order
+	// The float32 data of the inputs and of the outputs read each step,
+	// kept so a step does not ask gorgonia for them again (Data allocates).
+	xd, yd, qd []float32
+	out, lg    args
+	logits     *G.Node // batch×10
+	cost       *G.Node
+	m          *stepMachine
+	xT, yT     *tensor.Dense
+	batch      int
 	// With distillation, q holds the teacher's soft targets for the batch.
 	qT *tensor.Dense
 	// With activation quantization, inputs are quantized as they load.
@@ -36,8 +40,9 @@ func newTrainGraph(p *Params, batch int, d *Distill, aq *ActQuant) (*trainGraph,
 	h := p.Hidden()
 	g := G.NewGraph()
 	tg := &trainGraph{g: g, batch: batch, aq: aq}
-	tg.xT = tensor.New(tensor.WithShape(batch, Inputs), tensor.Of(tensor.Float32))
-	tg.yT = tensor.New(tensor.WithShape(batch, Classes), tensor.Of(tensor.Float32))
+	tg.xd, tg.yd = make([]float32, batch*Inputs), make([]float32, batch*Classes)
+	tg.xT = tensor.New(tensor.WithShape(batch, Inputs), tensor.WithBacking(tg.xd))
+	tg.yT = tensor.New(tensor.WithShape(batch, Classes), tensor.WithBacking(tg.yd))
 	tg.x = G.NewMatrix(g, tensor.Float32, G.WithShape(batch, Inputs), G.WithName("x"), G.WithValue(tg.xT))
 	tg.y = G.NewMatrix(g, tensor.Float32, G.WithShape(batch, Classes), G.WithName("y"), G.WithValue(tg.yT))
 	bind := func(name string, rows, cols int, data []float32) *G.Node {
@@ -83,7 +88,8 @@ func newTrainGraph(p *Params, batch int, d *Distill, aq *ActQuant) (*trainGraph,
 // CE(q, ·) is KL(q‖·) less the teacher's Σ q log q, which has no gradient;
 // the trainer adds it back to the loss it reports.
 func (tg *trainGraph) distillCost(g *G.ExprGraph, logits, hard *G.Node, d *Distill) (*G.Node, error) {
-	tg.qT = tensor.New(tensor.WithShape(tg.batch, Classes), tensor.Of(tensor.Float32))
+	tg.qd = make([]float32, tg.batch*Classes)
+	tg.qT = tensor.New(tensor.WithShape(tg.batch, Classes), tensor.WithBacking(tg.qd))
 	q := G.NewMatrix(g, tensor.Float32, G.WithShape(tg.batch, Classes), G.WithName("q"), G.WithValue(tg.qT))
 	soft, err := G.ApplyOp(newSoftmaxCE(d.Temperature), logits, q)
 	if err != nil {
@@ -103,8 +109,7 @@ func (tg *trainGraph) distillCost(g *G.ExprGraph, logits, hard *G.Node, d *Disti
 // load copies the images idx of s into the graph's inputs (one-hot
 // targets) and, when distilling, their rows of the soft targets.
 func (tg *trainGraph) load(x []float32, y []uint8, soft []float32, idx []int) {
-	xd := tg.xT.Data().([]float32)
-	yd := tg.yT.Data().([]float32)
+	xd, yd := tg.xd, tg.yd
 	clear(yd)
 	for r, i := range idx {
 		copy(xd[r*Inputs:(r+1)*Inputs], x[i*Inputs:(i+1)*Inputs])
@@ -114,7 +119,7 @@ func (tg *trainGraph) load(x []float32, y []uint8, soft []float32, idx []int) {
 		tg.aq.quantizeInPlace(xd[:len(idx)*Inputs], tg.aq.Input)
 	}
 	if tg.qT != nil {
-		qd := tg.qT.Data().([]float32)
+		qd := tg.qd
 		for r, i := range idx {
 			copy(qd[r*Classes:(r+1)*Classes], soft[i*Classes:(i+1)*Classes])
 		}
@@ -127,8 +132,18 @@ func (tg *trainGraph) run(y []uint8, idx []int) (float64, int, error) {
 	if err := tg.m.run(); err != nil {
 		return 0, 0, err
 	}
-	cost := float64(tg.m.value(tg.cost).Data().(float32))
-	lp := tg.m.value(tg.logits).Data().([]float32)
+	var cost float64
+	switch c := tg.m.value(tg.cost).(type) {
+	case *G.F32:
+		cost = float64(*c)
+	default:
+		cost = float64(c.Data().(float32))
+	}
+	d, err := tg.lg.f32s("logits", tg.m.value(tg.logits))
+	if err != nil {
+		return 0, 0, err
+	}
+	lp := d[0]
 	correct := 0
 	for r, i := range idx {
 		if Argmax(lp[r*Classes:(r+1)*Classes]) == int(y[i]) {
@@ -140,15 +155,16 @@ func (tg *trainGraph) run(y []uint8, idx []int) (float64, int, error) {
 
 // grads returns the gradient slices of w1, b1, w2, b2 after run.
 func (tg *trainGraph) grads() ([][]float32, error) {
-	out := make([][]float32, len(tg.dw))
+	var vals [4]G.Value
 	for i, n := range tg.dw {
-		gv := tg.m.value(n)
-		if gv == nil {
+		if vals[i] = tg.m.value(n); vals[i] == nil {
 			return nil, fmt.Errorf("gradient of %s was not computed", tg.w[i].Name())
 		}
-		out[i] = gv.Data().([]float32)
 	}
-	return out, nil
+	if _, err := tg.out.f32s("gradients", vals[:len(tg.dw)]...); err != nil {
+		return nil, err
+	}
+	return tg.out.d[:len(tg.dw)], nil
 }
 
 func (tg *trainGraph) close() {}

@@ -48,32 +48,51 @@ const stepGrain = 1 << 30
 
 // owned is an op's output buffer, allocated at the first step and
 // overwritten at every later one.
-type owned struct{ t *tensor.Dense }
+type owned struct {
+	t *tensor.Dense
+	d []float32
+}
 
 func (o *owned) get(shape ...int) (*tensor.Dense, []float32) {
 	if o.t == nil || !o.t.Shape().Eq(tensor.Shape(shape)) {
-		o.t = tensor.New(tensor.WithShape(shape...), tensor.Of(tensor.Float32))
+		o.d = make([]float32, tensor.Shape(shape).TotalSize())
+		o.t = tensor.New(tensor.WithShape(shape...), tensor.WithBacking(o.d))
 	}
-	return o.t, o.t.Data().([]float32)
+	return o.t, o.d
 }
 
-// f32s returns the float32 data of gorgonia values, or an error naming op.
-func f32s(op string, v ...G.Value) ([][]float32, error) {
-	out := make([][]float32, len(v))
+// args remembers the float32 data of an op's last inputs. A step passes
+// the same tensors every time (bound inputs, or outputs the ops own), and
+// tensor.Dense.Data allocates a slice header through reflection at each
+// call, so asking once per tensor keeps a step free of garbage.
+type args struct {
+	v [4]G.Value
+	d [4][]float32
+}
+
+// f32s returns the float32 data of (at most four) values, or an error
+// naming op.
+func (a *args) f32s(op string, v ...G.Value) ([4][]float32, error) {
 	for i, x := range v {
+		if x == a.v[i] && a.d[i] != nil {
+			continue
+		}
 		d, ok := x.Data().([]float32)
 		if !ok {
-			return nil, fmt.Errorf("%s takes float32 tensors, got %T", op, x.Data())
+			return a.d, fmt.Errorf("%s takes float32 tensors, got %T", op, x.Data())
 		}
-		out[i] = d
+		a.v[i], a.d[i] = x, d
 	}
-	return out, nil
+	return a.d, nil
 }
 
 // fusedOp holds what every op here shares: a name (its hash and String)
 // and the methods gorgonia asks of an op that reads and never overwrites
 // its inputs.
-type fusedOp struct{ name string }
+type fusedOp struct {
+	name string
+	in   *args
+}
 
 func (f fusedOp) ReturnsPtr() bool      { return false }
 func (f fusedOp) CallsExtern() bool     { return false }
@@ -81,6 +100,13 @@ func (f fusedOp) OverwritesInput() int  { return -1 }
 func (f fusedOp) WriteHash(h hash.Hash) { fmt.Fprint(h, "mnistc."+f.name) }
 func (f fusedOp) Hashcode() uint32      { return hashOf(f) }
 func (f fusedOp) String() string        { return f.name }
+
+func (f *fusedOp) f32s(op string, v ...G.Value) ([4][]float32, error) {
+	if f.in == nil {
+		f.in = new(args)
+	}
+	return f.in.f32s(op, v...)
+}
 
 // fnType is the type of an op from in matrices to a matrix, or to a
 // scalar when scalar is set.
@@ -126,7 +152,7 @@ type hiddenLayer struct {
 	out owned
 }
 
-func newHiddenLayer() *hiddenLayer { return &hiddenLayer{fusedOp: fusedOp{"relu(x×W1+b1)"}} }
+func newHiddenLayer() *hiddenLayer { return &hiddenLayer{fusedOp: fusedOp{name: "relu(x×W1+b1)"}} }
 
 func (*hiddenLayer) Arity() int                { return 3 }
 func (*hiddenLayer) Type() hm.Type             { return fnType(3, false) }
@@ -140,7 +166,7 @@ func (*hiddenLayer) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 
 func (op *hiddenLayer) Do(v ...G.Value) (G.Value, error) {
-	d, err := f32s("hidden layer", v...)
+	d, err := op.f32s("hidden layer", v...)
 	if err != nil {
 		return nil, err
 	}
@@ -153,15 +179,15 @@ func (op *hiddenLayer) Do(v ...G.Value) (G.Value, error) {
 
 // SymDiff: δ = g ⊙ [a > 0]; ∂W1 = xᵀ·δ; ∂b1 = Σ_rows δ; no ∂x.
 func (op *hiddenLayer) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	delta, err := G.ApplyOp(&reluGrad{fusedOp: fusedOp{"g⊙[a>0]"}}, output, grad)
+	delta, err := G.ApplyOp(&reluGrad{fusedOp: fusedOp{name: "g⊙[a>0]"}}, output, grad)
 	if err != nil {
 		return nil, err
 	}
-	dW, err := G.ApplyOp(&inputGrad{fusedOp: fusedOp{"xᵀ×δ"}}, inputs[0], delta)
+	dW, err := G.ApplyOp(&inputGrad{fusedOp: fusedOp{name: "xᵀ×δ"}}, inputs[0], delta)
 	if err != nil {
 		return nil, err
 	}
-	db, err := G.ApplyOp(&colSum{fusedOp: fusedOp{"Σrows δ"}}, delta)
+	db, err := G.ApplyOp(&colSum{fusedOp: fusedOp{name: "Σrows δ"}}, delta)
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +207,7 @@ func (*reluGrad) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 
 func (op *reluGrad) Do(v ...G.Value) (G.Value, error) {
-	d, err := f32s("relu gradient", v...)
+	d, err := op.f32s("relu gradient", v...)
 	if err != nil {
 		return nil, err
 	}
@@ -207,6 +233,7 @@ type inputGrad struct {
 	nzIdx      []int32   // each image's non-zero pixels, one image after another
 	nzVal      []float32 // and their values
 	first      []int     // per pixel, where its entries start in rows/coef (K+1)
+	ends       []int     // per image, where its entries end in nzIdx
 	rows, next []int32
 	coef       []float32
 }
@@ -222,7 +249,7 @@ func (*inputGrad) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 
 func (op *inputGrad) Do(v ...G.Value) (G.Value, error) {
-	d, err := f32s("first-layer gradient", v...)
+	d, err := op.f32s("first-layer gradient", v...)
 	if err != nil {
 		return nil, err
 	}
@@ -233,8 +260,10 @@ func (op *inputGrad) Do(v ...G.Value) (G.Value, error) {
 		op.rows, op.coef = make([]int32, B*K), make([]float32, B*K)
 		op.first, op.next = make([]int, K+1), make([]int32, K)
 	}
-	x, delta := d[0], d[1]
-	ends := make([]int, B) // where each image's entries end in nzIdx
+	if len(op.ends) < B {
+		op.ends = make([]int, B)
+	}
+	x, delta, ends := d[0], d[1], op.ends
 	total := 0
 	for b := 0; b < B; b++ {
 		total += kernel.NonZero(x[b*K:(b+1)*K], op.nzIdx[total:total+K+8], op.nzVal[total:total+K+8])
@@ -289,7 +318,7 @@ func (*colSum) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 
 func (op *colSum) Do(v ...G.Value) (G.Value, error) {
-	d, err := f32s("row sum", v...)
+	d, err := op.f32s("row sum", v...)
 	if err != nil {
 		return nil, err
 	}
@@ -323,7 +352,7 @@ type outputLayer struct {
 	width int
 }
 
-func newOutputLayer() *outputLayer { return &outputLayer{fusedOp: fusedOp{"a×W2+b2"}} }
+func newOutputLayer() *outputLayer { return &outputLayer{fusedOp: fusedOp{name: "a×W2+b2"}} }
 
 func (*outputLayer) Arity() int                { return 3 }
 func (*outputLayer) Type() hm.Type             { return fnType(3, false) }
@@ -339,7 +368,7 @@ func (*outputLayer) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 // Do sums, per image, the rows of W2 of its non-zero hidden units, as
 // Forward does.
 func (op *outputLayer) Do(v ...G.Value) (G.Value, error) {
-	d, err := f32s("output layer", v...)
+	d, err := op.f32s("output layer", v...)
 	if err != nil {
 		return nil, err
 	}
@@ -360,15 +389,15 @@ func (op *outputLayer) Do(v ...G.Value) (G.Value, error) {
 
 // SymDiff: ∂a = g·W2ᵀ, ∂W2 = aᵀ·g, ∂b2 = Σ_rows g.
 func (op *outputLayer) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	da, err := G.ApplyOp(&outGradIn{fusedOp: fusedOp{"g×W2ᵀ"}}, grad, inputs[1])
+	da, err := G.ApplyOp(&outGradIn{fusedOp: fusedOp{name: "g×W2ᵀ"}}, grad, inputs[1])
 	if err != nil {
 		return nil, err
 	}
-	dW, err := G.ApplyOp(&outGradW{fusedOp: fusedOp{"aᵀ×g"}}, inputs[0], grad)
+	dW, err := G.ApplyOp(&outGradW{fusedOp: fusedOp{name: "aᵀ×g"}}, inputs[0], grad)
 	if err != nil {
 		return nil, err
 	}
-	db, err := G.ApplyOp(&colSum{fusedOp: fusedOp{"Σrows g"}}, grad)
+	db, err := G.ApplyOp(&colSum{fusedOp: fusedOp{name: "Σrows g"}}, grad)
 	if err != nil {
 		return nil, err
 	}
@@ -391,7 +420,7 @@ func (*outGradIn) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 
 func (op *outGradIn) Do(v ...G.Value) (G.Value, error) {
-	d, err := f32s("output-layer input gradient", v...)
+	d, err := op.f32s("output-layer input gradient", v...)
 	if err != nil {
 		return nil, err
 	}
@@ -427,7 +456,7 @@ func (*outGradW) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 
 func (op *outGradW) Do(v ...G.Value) (G.Value, error) {
-	d, err := f32s("output-layer weight gradient", v...)
+	d, err := op.f32s("output-layer weight gradient", v...)
 	if err != nil {
 		return nil, err
 	}
@@ -481,10 +510,11 @@ type softmaxCE struct {
 	T    float64
 	prob []float64 // softmax(z/T), B×C, from the last Do
 	mass []float64 // Σ_k t[b,k]
+	cost G.F32
 }
 
 func newSoftmaxCE(T float64) *softmaxCE {
-	return &softmaxCE{fusedOp: fusedOp{fmt.Sprintf("CE(t, softmax(z/%g))", T)}, T: T}
+	return &softmaxCE{fusedOp: fusedOp{name: fmt.Sprintf("CE(t, softmax(z/%g))", T)}, T: T}
 }
 
 func (*softmaxCE) Arity() int                { return 2 }
@@ -495,7 +525,7 @@ func (*softmaxCE) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 
 func (op *softmaxCE) Do(v ...G.Value) (G.Value, error) {
-	d, err := f32s("cross-entropy", v...)
+	d, err := op.f32s("cross-entropy", v...)
 	if err != nil {
 		return nil, err
 	}
@@ -526,11 +556,12 @@ func (op *softmaxCE) Do(v ...G.Value) (G.Value, error) {
 		}
 		op.mass[b] = mass
 	}
-	return G.NewF32(float32(sum / float64(B))), nil
+	op.cost = G.F32(sum / float64(B))
+	return &op.cost, nil
 }
 
 func (op *softmaxCE) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	g := &softmaxCEGrad{fusedOp: fusedOp{fmt.Sprintf("∂CE/∂z T=%g", op.T)}, of: op}
+	g := &softmaxCEGrad{fusedOp: fusedOp{name: fmt.Sprintf("∂CE/∂z T=%g", op.T)}, of: op}
 	dz, err := G.ApplyOp(g, inputs[0], inputs[1], grad)
 	if err != nil {
 		return nil, err
@@ -557,7 +588,7 @@ func (*softmaxCEGrad) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 
 func (op *softmaxCEGrad) Do(v ...G.Value) (G.Value, error) {
-	d, err := f32s("cross-entropy gradient", v[0], v[1])
+	d, err := op.f32s("cross-entropy gradient", v[0], v[1])
 	if err != nil {
 		return nil, err
 	}
