@@ -18,10 +18,11 @@ import (
 // The training graph is built from three fused gorgonia ops — the hidden
 // layer (x·W1 + b1, then ReLU), the output layer (a·W2 + b2) and the mean
 // cross-entropy of the softmax — whose derivatives are gorgonia ops too, so
-// gorgonia's symbolic differentiation and tape machine still build and run
-// the backward pass. Fusing them took the program from about fifty tape
-// instructions per step to about fifteen, and each op runs a kernel made
-// for this network rather than general tensor code:
+// gorgonia's symbolic differentiation (G.Grad) builds the backward pass;
+// stepMachine runs it (exec.go; gorgonia's tape machine gives the same bits,
+// tested). Fusing them took the program from about fifty instructions per
+// step to about fifteen, and each op runs a kernel made for this network
+// rather than general tensor code:
 //
 //   - both layers and their weight gradients work over the non-zero entries
 //     of their inputs (MNIST digits are about 19 % ink; ReLU zeroes about half
@@ -38,13 +39,13 @@ import (
 // count. Inputs denser than sparseInput (random benchmark data) take the
 // BLAS GEMMs for the first layer and its gradient.
 
+//
 // A training step runs on one goroutine. Splitting its layers over the two
 // cores measured slower here: starting a goroutine and waking the waiter
 // each cost a futex wake-up of an idle virtual CPU (about 40 µs of CPU in
 // the profile, four per step), about what the split saves even at batch
 // 128 (the first layer's forward and gradient are 140 and 200 µs there).
 // Sweeps run cells in parallel instead.
-const stepGrain = 1 << 30
 
 // owned is an op's output buffer, allocated at the first step and
 // overwritten at every later one.
@@ -172,7 +173,7 @@ func (op *hiddenLayer) Do(v ...G.Value) (G.Value, error) {
 	}
 	m, h := v[0].Shape()[0], v[1].Shape()[1]
 	t, out := op.out.get(m, h)
-	firstLayer(d[0], m, d[1], d[2], h, stepGrain, out)
+	firstLayer(d[0], m, d[1], d[2], h, m, out) // all m images in one part: one goroutine
 	relu(out)
 	return t, nil
 }
