@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"mnistc/model"
 )
 
 // clip replaces every weight with |w| > T: by sign(w)·T (saturate, the
@@ -52,12 +54,33 @@ func perTensorLayers(s Spec, given map[string]string, key string) error {
 
 func (c clip) Apply(in State, _ Env) (State, error) {
 	out := in.clone()
-	ts, err := targets(&out.Params, c.spec)
+	names, err := c.rewrite(&out.Params)
 	if err != nil {
 		return State{}, err
 	}
+	for _, name := range names {
+		// Clipping keeps values float; a quantized tensor stays on its grid
+		// only if T is a level, so its encoding no longer holds.
+		delete(out.Enc, name)
+	}
+	return out, nil
+}
+
+// Rewrite clips p's target tensors in place.
+func (c clip) Rewrite(p *model.Params) error {
+	_, err := c.rewrite(p)
+	return err
+}
+
+// rewrite clips p's target tensors in place and returns their names.
+func (c clip) rewrite(p *model.Params) ([]string, error) {
+	ts, err := targets(p, c.spec)
+	if err != nil {
+		return nil, err
+	}
 	constant := c.spec.Args["mode"] == "constant"
 	value := float32(c.spec.floatArg("value"))
+	var names []string
 	for _, t := range ts {
 		T := c.spec.floatArg("threshold")
 		if c.spec.has("std") {
@@ -77,11 +100,9 @@ func (c clip) Apply(in State, _ Env) (State, error) {
 				t.Data[i] = -float32(T)
 			}
 		}
-		// Clipping keeps values float; a quantized tensor stays on its grid
-		// only if T is a level, so its encoding no longer holds.
-		delete(out.Enc, t.Name)
+		names = append(names, t.Name)
 	}
-	return out, nil
+	return names, nil
 }
 
 // stddev returns the population standard deviation of the non-zero

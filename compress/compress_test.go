@@ -420,3 +420,41 @@ func TestClipStdIgnoresPrunedZeros(t *testing.T) {
 		t.Fatalf("with 96 pruned zeros: %v, want 1", got)
 	}
 }
+
+// TestRewriteEqualsApply: every pass that rewrites in place (what training
+// applies at each step) leaves exactly the values Apply gives.
+func TestRewriteEqualsApply(t *testing.T) {
+	specs := []string{
+		"quantize:bits=4", "quantize:bits=4,granularity=channel", "quantize:bits=8,range=mse",
+		"quantize:bits=3,scheme=affine,granularity=channel", "quantize:bits=1", "quantize:bits=2,scheme=ternary",
+		"quantize:bits=4,scheme=literal", "quantize:bits=32",
+		"clip:threshold=0.05", "clip:std=2", "clip:threshold=0.03,mode=constant,value=0",
+	}
+	for _, text := range specs {
+		ps, err := Build([]string{text})
+		if err != nil {
+			t.Fatalf("%s: %v", text, err)
+		}
+		rw, ok := ps[0].(Rewriter)
+		if !ok {
+			t.Fatalf("%s does not rewrite in place", text)
+		}
+		p := randomParams(3, 32)
+		want, err := ps[0].Apply(State{Params: p}, Env{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := p.Clone()
+		if err := rw.Rewrite(&got); err != nil {
+			t.Fatal(err)
+		}
+		for k, tn := range want.Params.Tensors() {
+			g := got.Tensors()[k]
+			for i := range tn.Data {
+				if math.Float32bits(tn.Data[i]) != math.Float32bits(g.Data[i]) {
+					t.Fatalf("%s: %s[%d] Apply %v, Rewrite %v", text, tn.Name, i, tn.Data[i], g.Data[i])
+				}
+			}
+		}
+	}
+}

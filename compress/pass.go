@@ -15,6 +15,14 @@ type Pass interface {
 	Apply(in State, env Env) (State, error)
 }
 
+// Rewriter is a weight pass that can also rewrite parameters in place,
+// without the copy of the whole state Apply makes: training with the pass
+// held in the loop applies it at every step. Rewrite(p) leaves p's values
+// exactly as Apply would leave its output's.
+type Rewriter interface {
+	Rewrite(p *model.Params) error
+}
+
 // State is what passes transform: the parameters, the activation quantizer
 // of the inference path, and how each quantized tensor's values are coded
 // (missing: plain float32).

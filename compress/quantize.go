@@ -3,6 +3,8 @@ package compress
 import (
 	"fmt"
 	"math"
+
+	"mnistc/model"
 )
 
 // quantize maps each weight onto a small set of levels and stores the
@@ -54,30 +56,60 @@ func (q quantize) Apply(in State, _ Env) (State, error) {
 	if q.spec.intArg("bits") == 32 {
 		return out, nil
 	}
-	ts, err := targets(&out.Params, q.spec)
+	enc, err := q.rewrite(&out.Params, true)
 	if err != nil {
 		return State{}, err
 	}
+	for name, e := range enc {
+		out.Enc[name] = e
+	}
+	return out, nil
+}
+
+// Rewrite quantizes p's target tensors in place.
+func (q quantize) Rewrite(p *model.Params) error {
+	if q.spec.intArg("bits") == 32 {
+		return nil
+	}
+	_, err := q.rewrite(p, false)
+	return err
+}
+
+// rewrite quantizes p's target tensors in place, group by group, and with
+// encodings set returns how each would be stored.
+func (q quantize) rewrite(p *model.Params, encodings bool) (map[string]Encoding, error) {
+	ts, err := targets(p, q.spec)
+	if err != nil {
+		return nil, err
+	}
+	enc := map[string]Encoding{}
 	for _, t := range ts {
 		groups := 1
 		if q.spec.Args["granularity"] == "channel" && len(t.Shape) == 2 {
 			groups = t.Shape[1]
 		}
 		var groupBits int
-		buf := make([]float32, len(t.Data)/groups)
-		for g := 0; g < groups; g++ {
-			gather(buf, t.Data, g, groups)
-			groupBits = q.quantizeGroup(buf)
-			scatter(t.Data, buf, g, groups)
+		if groups == 1 {
+			groupBits = q.quantizeGroup(t.Data)
+		} else {
+			buf := make([]float32, len(t.Data)/groups)
+			for g := 0; g < groups; g++ {
+				gather(buf, t.Data, g, groups)
+				groupBits = q.quantizeGroup(buf)
+				scatter(t.Data, buf, g, groups)
+			}
 		}
-		enc := Encoding{Scheme: q.scheme(), Bits: q.spec.intArg("bits"), Groups: groups, GroupBits: groupBits}
-		if enc.Scheme == "literal" {
-			enc.Bits = bitsFor(distinct(t.Data))
-			enc.GroupBits = 32 * distinct(t.Data) // its levels as a codebook
+		if !encodings {
+			continue
 		}
-		out.Enc[t.Name] = enc
+		e := Encoding{Scheme: q.scheme(), Bits: q.spec.intArg("bits"), Groups: groups, GroupBits: groupBits}
+		if e.Scheme == "literal" {
+			e.Bits = bitsFor(distinct(t.Data))
+			e.GroupBits = 32 * distinct(t.Data) // its levels as a codebook
+		}
+		enc[t.Name] = e
 	}
-	return out, nil
+	return enc, nil
 }
 
 // scheme names the rule actually applied (bits=1 symmetric/affine is binary).
@@ -146,7 +178,11 @@ func Symmetric(v []float32, b int, c float64) {
 	}
 	for i, x := range v {
 		k := math.RoundToEven(float64(x) / float64(s))
-		k = math.Max(-qmax, math.Min(qmax, k))
+		if k > qmax {
+			k = qmax
+		} else if k < -qmax {
+			k = -qmax
+		}
 		v[i] = s * float32(int(k)) // int: −0 becomes +0
 	}
 }
@@ -239,11 +275,18 @@ func Literal(v []float32, b int) {
 }
 
 func maxAbs(v []float32) float64 {
-	m := 0.0
+	var m float32
 	for _, x := range v {
-		m = math.Max(m, math.Abs(float64(x)))
+		// In float32 (exact: the largest magnitude is one of the values),
+		// a NaN still wins as math.Max would let it.
+		if a := float32(math.Abs(float64(x))); a > m || a != a {
+			m = a
+			if a != a {
+				break
+			}
+		}
 	}
-	return m
+	return float64(m)
 }
 
 // MSEClip is mseClip for callers outside the package (quantization-aware

@@ -17,7 +17,7 @@ import (
 // Clipping is applied to the shadow weights themselves after every step,
 // as the article's threshold would be.
 type passConstraint struct {
-	pass    compress.Pass
+	pass    rewriter
 	inPlace bool // clip: the shadow itself is clipped
 }
 
@@ -42,7 +42,17 @@ func newPassConstraint(s compress.Spec) (*passConstraint, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &passConstraint{pass: ps[0], inPlace: s.Name == "clip"}, nil
+	rw, ok := ps[0].(rewriter)
+	if !ok {
+		return nil, fmt.Errorf("pass %s cannot rewrite weights in place", s.Name)
+	}
+	return &passConstraint{pass: rw, inPlace: s.Name == "clip"}, nil
+}
+
+// rewriter is a pass that can also rewrite weights in place.
+type rewriter interface {
+	compress.Pass
+	compress.Rewriter
 }
 
 // mseEvery is how often (in optimizer steps) quantization-aware training
@@ -135,15 +145,17 @@ func indexOf(name string) int {
 }
 
 // Project applies the pass to the shadow weights and writes the result
-// into dst (and, for clipping, back into shadow).
+// into dst (and, for clipping, back into shadow): dst gets a copy of the
+// shadow, which the pass rewrites in place.
 func (c *passConstraint) Project(shadow, dst *model.Params, _ int) {
-	st, err := c.pass.Apply(compress.State{Params: *shadow}, compress.Env{})
-	if err != nil {
+	for k, t := range shadow.Tensors() {
+		copy(dst.Tensors()[k].Data, t.Data)
+	}
+	if err := c.pass.Rewrite(dst); err != nil {
 		panic("retrain: " + err.Error()) // validated when built; weight passes need no data
 	}
-	for k, t := range st.Params.Tensors() {
-		copy(dst.Tensors()[k].Data, t.Data)
-		if c.inPlace {
+	if c.inPlace {
+		for k, t := range dst.Tensors() {
 			copy(shadow.Tensors()[k].Data, t.Data)
 		}
 	}
