@@ -164,32 +164,46 @@ func firstLayer(x []float32, m int, w1, b1 []float32, h, grain int, out []float3
 	par.Rows(m, grain, func(a, b int) {
 		idx := make([]int32, Inputs+8)
 		vals := make([]float32, Inputs+8)
-		var mine []int
-		for r := a; r < b; r++ {
-			n := kernel.NonZero(x[r*Inputs:(r+1)*Inputs], idx, vals)
-			if n > int(sparseInput*Inputs) {
-				mine = append(mine, r)
-				continue
-			}
-			o := out[r*h : (r+1)*h]
-			copy(o, b1)
-			kernel.AccumRows(o, w1, h, idx[:n], vals[:n])
-		}
+		mine := firstLayerRows(x, a, b, w1, b1, h, out, idx, vals, nil)
 		mu.Lock()
 		dense = append(dense, mine...)
 		mu.Unlock()
 	})
-	if len(dense) == 0 {
+	sort.Ints(dense)
+	firstLayerDense(x, dense, w1, b1, h, out)
+}
+
+// firstLayerRows computes rows [a, b) of out = x·w1 + b1 over each image's
+// non-zero pixels, with idx and vals (Inputs+8 entries) as scratch, and
+// appends to dense the rows with more than sparseInput of their pixels
+// non-zero, which it leaves for firstLayerDense.
+func firstLayerRows(x []float32, a, b int, w1, b1 []float32, h int, out []float32, idx []int32, vals []float32, dense []int) []int {
+	for r := a; r < b; r++ {
+		n := kernel.NonZero(x[r*Inputs:(r+1)*Inputs], idx, vals)
+		if n > int(sparseInput*Inputs) {
+			dense = append(dense, r)
+			continue
+		}
+		o := out[r*h : (r+1)*h]
+		copy(o, b1)
+		kernel.AccumRows(o, w1, h, idx[:n], vals[:n])
+	}
+	return dense
+}
+
+// firstLayerDense computes the listed rows of out = x·w1 + b1 through
+// one BLAS GEMM.
+func firstLayerDense(x []float32, rows []int, w1, b1 []float32, h int, out []float32) {
+	if len(rows) == 0 {
 		return
 	}
-	sort.Ints(dense)
-	in := make([]float32, len(dense)*Inputs)
-	for k, r := range dense {
+	in := make([]float32, len(rows)*Inputs)
+	for k, r := range rows {
 		copy(in[k*Inputs:(k+1)*Inputs], x[r*Inputs:(r+1)*Inputs])
 	}
-	res := make([]float32, len(dense)*h)
-	layer(in, len(dense), Inputs, w1, b1, h, res)
-	for k, r := range dense {
+	res := make([]float32, len(rows)*h)
+	layer(in, len(rows), Inputs, w1, b1, h, res)
+	for k, r := range rows {
 		copy(out[r*h:(r+1)*h], res[k*h:(k+1)*h])
 	}
 }

@@ -150,7 +150,10 @@ func gemm(ta blas.Transpose, a, b, out G.Value) (G.Value, error) {
 
 type hiddenLayer struct {
 	fusedOp
-	out owned
+	out       owned
+	idx       []int32 // firstLayerRows' scratch
+	vals      []float32
+	denseRows []int
 }
 
 func newHiddenLayer() *hiddenLayer { return &hiddenLayer{fusedOp: fusedOp{name: "relu(x×W1+b1)"}} }
@@ -173,7 +176,11 @@ func (op *hiddenLayer) Do(v ...G.Value) (G.Value, error) {
 	}
 	m, h := v[0].Shape()[0], v[1].Shape()[1]
 	t, out := op.out.get(m, h)
-	firstLayer(d[0], m, d[1], d[2], h, m, out) // all m images in one part: one goroutine
+	if op.idx == nil {
+		op.idx, op.vals = make([]int32, Inputs+8), make([]float32, Inputs+8)
+	}
+	op.denseRows = firstLayerRows(d[0], 0, m, d[1], d[2], h, out, op.idx, op.vals, op.denseRows[:0])
+	firstLayerDense(d[0], op.denseRows, d[1], d[2], h, out)
 	relu(out)
 	return t, nil
 }
@@ -594,13 +601,18 @@ func (op *softmaxCEGrad) Do(v ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	var g float64
-	switch s := v[2].Data().(type) {
-	case float32:
-		g = float64(s)
-	case []float32:
-		g = float64(s[0])
+	switch s := v[2].(type) {
+	case *G.F32: // a scalar's Data() would box it: one allocation per step
+		g = float64(*s)
 	default:
-		return nil, fmt.Errorf("cross-entropy gradient: scalar gradient of type %T", s)
+		switch d := s.Data().(type) {
+		case float32:
+			g = float64(d)
+		case []float32:
+			g = float64(d[0])
+		default:
+			return nil, fmt.Errorf("cross-entropy gradient: scalar gradient of type %T", d)
+		}
 	}
 	B, C := v[0].Shape()[0], v[0].Shape()[1]
 	if len(op.of.prob) != B*C {
