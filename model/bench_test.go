@@ -24,31 +24,8 @@ func randomSet(n int, seed int64) data.Set {
 }
 
 // benchSteps times training steps (forward, backward, Adam) at one batch
-// size: b.N steps over random data, reported per step.
-func benchSteps(b *testing.B, batch int) {
-	s := randomSet(batch*64, 1)
-	cfg := DefaultTrainConfig()
-	cfg.Batch = batch
-	cfg.Epochs = 1
-	p := InitGlorot(cfg.Hidden, rand.New(rand.NewSource(1)))
-	tr, err := newTrainer(&p, cfg, s.Len())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer tr.close()
-	idx := make([]int, batch)
-	rng := rand.New(rand.NewSource(2))
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		for k := range idx {
-			idx[k] = rng.Intn(s.Len())
-		}
-		if _, _, err := tr.step(s, idx); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "µs/step")
-}
+// size on random data (the first layer's BLAS path).
+func benchSteps(b *testing.B, batch int) { benchStepsOn(b, randomSet(batch*64, 1), batch) }
 
 func BenchmarkTrainStepBatch32(b *testing.B)  { benchSteps(b, 32) }
 func BenchmarkTrainStepBatch128(b *testing.B) { benchSteps(b, 128) }
@@ -147,8 +124,8 @@ func BenchmarkGEMM128x784x128(b *testing.B)    { benchGEMM(b, 128, 784, 128) }
 func BenchmarkGEMM32x784x128(b *testing.B)     { benchGEMM(b, 32, 784, 128) }
 func BenchmarkGEMM1024x1024x1024(b *testing.B) { benchGEMM(b, 1024, 1024, 1024) }
 
-// benchStepsOn times training steps at one batch size on the images of s
-// (random batches), reported per step.
+// benchStepsOn times b.N training steps (forward, backward, Adam) at one
+// batch size on random batches of s, reported per step.
 func benchStepsOn(b *testing.B, s data.Set, batch int) {
 	cfg := DefaultTrainConfig()
 	cfg.Batch = batch
