@@ -134,7 +134,6 @@ func benchStepsOn(b *testing.B, s data.Set, batch int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer tr.close()
 	idx := make([]int, batch)
 	rng := rand.New(rand.NewSource(2))
 	b.ResetTimer()

@@ -38,7 +38,6 @@ func TestHeldEntriesStayZero(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tr.close()
 	tr.constrain(&shadow, c)
 	c.Project(&shadow, &p, 0)
 	before := append([]float32(nil), p.W1.Data...)

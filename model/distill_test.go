@@ -24,7 +24,6 @@ func TestDistillLossByHand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tg.close()
 	idx := []int{0, 1, 2, 3, 4}
 	tg.load(s.X, s.Y, q, idx)
 	cost, _, err := tg.run(s.Y, idx)

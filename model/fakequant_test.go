@@ -30,7 +30,6 @@ func TestSTEGradients(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tg.close()
 	tg.load(s.X, s.Y, nil, []int{0})
 	if _, _, err := tg.run(s.Y, []int{0}); err != nil {
 		t.Fatal(err)

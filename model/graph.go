@@ -166,5 +166,3 @@ func (tg *trainGraph) grads() ([][]float32, error) {
 	}
 	return tg.out.d[:len(tg.dw)], nil
 }
-
-func (tg *trainGraph) close() {}

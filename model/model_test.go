@@ -109,7 +109,6 @@ func TestForwardMatchesGraph(t *testing.T) {
 				}
 			}
 		}
-		tg.close()
 	}
 }
 
@@ -294,6 +293,5 @@ func TestTrainingStepAllocatesNothing(t *testing.T) {
 		if allocs != 0 {
 			t.Errorf("batch %d: %v allocations per training step, want 0", batch, allocs)
 		}
-		tr.close()
 	}
 }

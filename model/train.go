@@ -144,7 +144,6 @@ func newTrainer(p *Params, cfg TrainConfig, n int) (*trainer, error) {
 	}
 	if r := n % t.batch; r != 0 {
 		if t.tail, err = newTrainGraph(p, r, cfg.Distill, cfg.ActQuant); err != nil {
-			t.full.close()
 			return nil, fmt.Errorf("build graph for last batch: %w", err)
 		}
 	}
@@ -239,13 +238,6 @@ func (t *trainer) constrain(shadow *Params, c Constraint) {
 	t.weights = [][]float32{shadow.W1.Data, shadow.B1.Data, shadow.W2.Data, shadow.B2.Data}
 }
 
-func (t *trainer) close() {
-	t.full.close()
-	if t.tail != nil {
-		t.tail.close()
-	}
-}
-
 // fitWith runs cfg.Epochs epochs of Adam over p in place, with options:
 // under a constraint the optimizer updates o.shadow and p holds the
 // projected weights; with soft targets the loss is distillation's.
@@ -255,7 +247,6 @@ func fitWith(p *Params, o fitOpts, cfg TrainConfig, train, val data.Set, rng *ra
 	if err != nil {
 		return TrainResult{}, err
 	}
-	defer tr.close()
 	if o.c != nil {
 		tr.constrain(o.shadow, o.c)
 		tr.setHeld(o.c.Held()) // constrainStart cleared the shadow under these
