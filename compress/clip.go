@@ -87,8 +87,9 @@ func (c clip) rewrite(p *model.Params) ([]string, error) {
 			k, _ := c.spec.perTensor("std", t.Name)
 			T = k * stddev(t.Data)
 		}
+		keep := below(T)
 		for i, w := range t.Data {
-			if math.Abs(float64(w)) <= T {
+			if keep(w) {
 				continue
 			}
 			switch {
@@ -103,6 +104,24 @@ func (c clip) rewrite(p *model.Params) ([]string, error) {
 		names = append(names, t.Name)
 	}
 	return names, nil
+}
+
+// below returns a test for |w| ≤ T, exact for every float32 w. For T ≥ 0
+// it compares the bits of |w| with those of the largest float32 not above
+// T (non-negative floats order as their bits do; a NaN's bits exceed every
+// bound, as |NaN| ≤ T is false): an integer compare instead of a
+// conversion to float64 per weight, in a loop that runs over every weight
+// at every training step when the clip is held in the loop.
+func below(T float64) func(float32) bool {
+	if !(T >= 0) {
+		return func(w float32) bool { return math.Abs(float64(w)) <= T }
+	}
+	f := float32(T)
+	if float64(f) > T {
+		f = math.Nextafter32(f, float32(math.Inf(-1)))
+	}
+	lim := math.Float32bits(f)
+	return func(w float32) bool { return math.Float32bits(w)&0x7fffffff <= lim }
 }
 
 // stddev returns the population standard deviation of the non-zero

@@ -458,3 +458,59 @@ func TestRewriteEqualsApply(t *testing.T) {
 		}
 	}
 }
+
+// TestSymmetricColumnsEqualsColumnByColumn: quantizing a matrix row by row
+// with per-column ranges gives the values of quantizing each column alone
+// (gathered, by Symmetric with its own max |w|), an all-zero column and a
+// column with one huge weight included.
+func TestSymmetricColumnsEqualsColumnByColumn(t *testing.T) {
+	rng := rand.New(rand.NewSource(17))
+	const rows, cols = 300, 13
+	v := make([]float32, rows*cols)
+	for i := range v {
+		if i%cols != 4 { // column 4 stays zero
+			v[i] = float32(rng.NormFloat64() * 0.05)
+		}
+	}
+	v[7*cols+9] = 40
+	for _, b := range []int{2, 3, 4, 8} {
+		want := append([]float32(nil), v...)
+		col := make([]float32, rows)
+		for j := 0; j < cols; j++ {
+			gather(col, want, j, cols)
+			Symmetric(col, b, maxAbs(col))
+			scatter(want, col, j, cols)
+		}
+		got := append([]float32(nil), v...)
+		SymmetricColumns(got, cols, b, ColumnMaxAbs(got, cols))
+		for i := range want {
+			if math.Float32bits(want[i]) != math.Float32bits(got[i]) {
+				t.Fatalf("bits %d, entry %d (column %d): column by column %v, row by row %v", b, i, i%cols, want[i], got[i])
+			}
+		}
+	}
+}
+
+// TestBelowIsExact: the bit compare clip uses agrees with |w| ≤ T computed
+// in float64, at and around float32 values near T, for thresholds that are
+// and are not float32 values, at 0, below 0 and beyond float32's range.
+func TestBelowIsExact(t *testing.T) {
+	rng := rand.New(rand.NewSource(23))
+	ws := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), math.MaxFloat32, math.SmallestNonzeroFloat32}
+	for _, T := range []float64{0, -1, 0.05, 0.1, 1e6, 3.4e38, 1e300, math.Inf(1), float64(float32(0.3)), 0.3} {
+		f := float32(T)
+		cands := append([]float32(nil), ws...)
+		for _, x := range []float32{f, math.Nextafter32(f, 0), math.Nextafter32(f, float32(math.Inf(1)))} {
+			cands = append(cands, x, -x)
+		}
+		for i := 0; i < 200; i++ {
+			cands = append(cands, float32(rng.NormFloat64()*T))
+		}
+		keep := below(T)
+		for _, w := range cands {
+			if got, want := keep(w), math.Abs(float64(w)) <= T; got != want {
+				t.Fatalf("T %v, w %v: bit compare %v, float64 compare %v", T, w, got, want)
+			}
+		}
+	}
+}

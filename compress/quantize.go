@@ -89,9 +89,15 @@ func (q quantize) rewrite(p *model.Params, encodings bool) (map[string]Encoding,
 			groups = t.Shape[1]
 		}
 		var groupBits int
-		if groups == 1 {
+		switch {
+		case groups == 1:
 			groupBits = q.quantizeGroup(t.Data)
-		} else {
+		case q.scheme() == "symmetric" && q.spec.Args["range"] != "mse":
+			// Per channel by max |w|, row by row (the same values as column
+			// by column; quantization-aware training runs this every step).
+			SymmetricColumns(t.Data, groups, q.spec.intArg("bits"), ColumnMaxAbs(t.Data, groups))
+			groupBits = 32
+		default:
 			buf := make([]float32, len(t.Data)/groups)
 			for g := 0; g < groups; g++ {
 				gather(buf, t.Data, g, groups)
@@ -168,23 +174,72 @@ func scatter(dst, src []float32, g, groups int) {
 // range −(2^(b−1)−1)…2^(b−1)−1 with scale c/(2^(b−1)−1); values beyond ±c
 // saturate. b must be at least 2.
 func Symmetric(v []float32, b int, c float64) {
-	qmax := float64(int(1)<<(b-1) - 1)
-	if c <= 0 {
-		return // all zeros
-	}
-	s := float32(c / qmax) // stored as float32, so a packed file holds it exactly
+	s, qmax := symmetricScale(b, c)
 	if s == 0 {
-		return
+		return // all zeros, or a range too small for a float32 scale
 	}
 	for i, x := range v {
-		k := math.RoundToEven(float64(x) / float64(s))
-		if k > qmax {
-			k = qmax
-		} else if k < -qmax {
-			k = -qmax
-		}
-		v[i] = s * float32(int(k)) // int: −0 becomes +0
+		v[i] = symmetricLevel(x, s, qmax)
 	}
+}
+
+// SymmetricColumns is Symmetric applied to each column j of the row-major
+// matrix v (cols columns) with range c[j], row by row: the same values as
+// quantizing each column on its own, without gathering columns that lie a
+// row apart in memory.
+func SymmetricColumns(v []float32, cols, b int, c []float64) {
+	s := make([]float32, cols)
+	var qmax float64
+	for j := range s {
+		s[j], qmax = symmetricScale(b, c[j])
+	}
+	for r := 0; r+cols <= len(v); r += cols {
+		row := v[r : r+cols]
+		for j, x := range row {
+			if s[j] != 0 {
+				row[j] = symmetricLevel(x, s[j], qmax)
+			}
+		}
+	}
+}
+
+// symmetricScale returns the float32 scale of b-bit symmetric quantization
+// over range c (0 when nothing is to be done) and the largest code.
+func symmetricScale(b int, c float64) (float32, float64) {
+	qmax := float64(int(1)<<(b-1) - 1)
+	if c <= 0 {
+		return 0, qmax
+	}
+	return float32(c / qmax), qmax // stored as float32, so a packed file holds it exactly
+}
+
+// symmetricLevel is x's level at scale s with codes clamped to ±qmax.
+func symmetricLevel(x, s float32, qmax float64) float32 {
+	k := math.RoundToEven(float64(x) / float64(s))
+	if k > qmax {
+		k = qmax
+	} else if k < -qmax {
+		k = -qmax
+	}
+	return s * float32(int(k)) // int: −0 becomes +0
+}
+
+// ColumnMaxAbs returns max |v| of each column of the row-major matrix v
+// (cols columns), as maxAbs computes it for one column.
+func ColumnMaxAbs(v []float32, cols int) []float64 {
+	m := make([]float32, cols)
+	for r := 0; r+cols <= len(v); r += cols {
+		for j, x := range v[r : r+cols] {
+			if a := float32(math.Abs(float64(x))); a > m[j] || a != a {
+				m[j] = a
+			}
+		}
+	}
+	out := make([]float64, cols)
+	for j, x := range m {
+		out[j] = float64(x)
+	}
+	return out
 }
 
 // Affine quantizes v in place onto 2^b levels spanning [min(v,0), max(v,0)]
@@ -308,7 +363,12 @@ func mseClip(v []float32, b int) float64 {
 		s := c / qmax
 		var e float64
 		for _, x := range v {
-			kq := math.Max(-qmax, math.Min(qmax, math.RoundToEven(float64(x)/s)))
+			kq := math.RoundToEven(float64(x) / s)
+			if kq > qmax {
+				kq = qmax
+			} else if kq < -qmax {
+				kq = -qmax
+			}
 			d := float64(x) - kq*s
 			e += d * d
 		}

@@ -109,23 +109,24 @@ func (q *mseQuant) Project(shadow, dst *model.Params, step int) {
 		if q.spec.Args["granularity"] == "channel" && len(t.Shape) == 2 {
 			groups = t.Shape[1]
 		}
-		buf := make([]float32, len(t.Data)/groups)
-		for g := 0; g < groups; g++ {
-			for i := range buf {
-				buf[i] = t.Data[i*groups+g]
-			}
-			if search {
+		if search { // the 200-point search, one column at a time
+			buf := make([]float32, len(t.Data)/groups)
+			for g := 0; g < groups; g++ {
+				for i := range buf {
+					buf[i] = t.Data[i*groups+g]
+				}
 				q.clips[name] = append(q.clips[name], compress.MSEClip(buf, q.bits))
 			}
-			c := q.clips[name][g]
-			for i, x := range buf {
-				q.sat[ti][i*groups+g] = math.Abs(float64(x)) > c
-			}
-			compress.Symmetric(buf, q.bits, c)
-			for i, x := range buf {
-				d.Data[i*groups+g] = x
+		}
+		// Row by row: which weights saturate, then the levels (dst holds a
+		// copy of shadow).
+		c, sat := q.clips[name], q.sat[ti]
+		for r := 0; r < len(t.Data); r += groups {
+			for j, x := range t.Data[r : r+groups] {
+				sat[r+j] = math.Abs(float64(x)) > c[j]
 			}
 		}
+		compress.SymmetricColumns(d.Data, groups, q.bits, c)
 	}
 }
 
