@@ -332,22 +332,32 @@ func (op *colSum) Do(v ...G.Value) (G.Value, error) {
 	}
 	B, N := v[0].Shape()[0], v[0].Shape()[1]
 	t, out := op.out.get(1, N)
-	op.all, op.one = countUp(op.all, op.one, B)
+	op.all, op.one = iota32(op.all, B), ones(op.one, B)
 	clear(out)
 	kernel.AccumRows(out, d[0], N, op.all, op.one)
 	return t, nil
 }
 
-// countUp returns 0, 1, …, n−1 and n ones, reusing idx and ones when they
-// already have that length.
-func countUp(idx []int32, ones []float32, n int) ([]int32, []float32) {
+// iota32 returns 0, 1, …, n−1, reusing idx when it has that length.
+func iota32(idx []int32, n int) []int32 {
 	if len(idx) != n {
-		idx, ones = make([]int32, n), make([]float32, n)
+		idx = make([]int32, n)
 		for i := range idx {
-			idx[i], ones[i] = int32(i), 1
+			idx[i] = int32(i)
 		}
 	}
-	return idx, ones
+	return idx
+}
+
+// ones returns n ones, reusing v when it has that length.
+func ones(v []float32, n int) []float32 {
+	if len(v) != n {
+		v = make([]float32, n)
+		for i := range v {
+			v[i] = 1
+		}
+	}
+	return v
 }
 
 // ---- output layer: z = a·W2 + b2 ----
@@ -435,7 +445,7 @@ func (op *outGradIn) Do(v ...G.Value) (G.Value, error) {
 	B, C, H := v[0].Shape()[0], v[0].Shape()[1], v[1].Shape()[0]
 	t, out := op.out.get(B, H)
 	op.wT = transpose(op.wT, d[1], H, C)
-	op.all, _ = countUp(op.all, nil, C) // weights are g's row
+	op.all = iota32(op.all, C) // the weights are g's row
 	g := d[0]
 	for b := 0; b < B; b++ {
 		o := out[b*H : (b+1)*H]
@@ -450,11 +460,10 @@ func (op *outGradIn) Do(v ...G.Value) (G.Value, error) {
 // column of g.
 type outGradW struct {
 	fusedOp
-	out  owned
-	tmp  []float32
-	col  []float32
-	all  []int32
-	ones []float32
+	out owned
+	tmp []float32
+	col []float32
+	all []int32
 }
 
 func (*outGradW) Arity() int    { return 2 }
@@ -476,7 +485,7 @@ func (op *outGradW) Do(v ...G.Value) (G.Value, error) {
 	if len(op.col) != B {
 		op.col = make([]float32, B)
 	}
-	op.all, op.ones = countUp(op.all, op.ones, B)
+	op.all = iota32(op.all, B)
 	a, g := d[0], d[1]
 	clear(op.tmp)
 	for k := 0; k < C; k++ {
