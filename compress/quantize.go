@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"mnistc/internal/kernel"
 	"mnistc/model"
 )
 
@@ -178,8 +179,13 @@ func Symmetric(v []float32, b int, c float64) {
 	if s == 0 {
 		return // all zeros, or a range too small for a float32 scale
 	}
-	for i, x := range v {
-		v[i] = symmetricLevel(x, s, qmax)
+	var scales [256]float32 // one scale for every entry, a chunk at a time
+	for i := range scales {
+		scales[i] = s
+	}
+	for lo := 0; lo < len(v); lo += len(scales) {
+		chunk := v[lo:min(lo+len(scales), len(v))]
+		kernel.SymmetricRow(chunk, scales[:len(chunk)], qmax)
 	}
 }
 
@@ -194,34 +200,20 @@ func SymmetricColumns(v []float32, cols, b int, c []float64) {
 		s[j], qmax = symmetricScale(b, c[j])
 	}
 	for r := 0; r+cols <= len(v); r += cols {
-		row := v[r : r+cols]
-		for j, x := range row {
-			if s[j] != 0 {
-				row[j] = symmetricLevel(x, s[j], qmax)
-			}
-		}
+		kernel.SymmetricRow(v[r:r+cols], s, qmax)
 	}
 }
 
 // symmetricScale returns the float32 scale of b-bit symmetric quantization
-// over range c (0 when nothing is to be done) and the largest code.
+// over range c (0 when nothing is to be done) and the largest code. Each
+// weight then becomes scale·clamp(roundToEven(w/scale), ±qmax), computed in
+// float64 and stored in float32 (kernel.SymmetricRow).
 func symmetricScale(b int, c float64) (float32, float64) {
 	qmax := float64(int(1)<<(b-1) - 1)
 	if c <= 0 {
 		return 0, qmax
 	}
 	return float32(c / qmax), qmax // stored as float32, so a packed file holds it exactly
-}
-
-// symmetricLevel is x's level at scale s with codes clamped to ±qmax.
-func symmetricLevel(x, s float32, qmax float64) float32 {
-	k := math.RoundToEven(float64(x) / float64(s))
-	if k > qmax {
-		k = qmax
-	} else if k < -qmax {
-		k = -qmax
-	}
-	return s * float32(int(k)) // int: −0 becomes +0
 }
 
 // ColumnMaxAbs returns max |v| of each column of the row-major matrix v

@@ -14,3 +14,5 @@ func nonZeroVector(row []float32, idx []int32, vals []float32) (int, int) { retu
 func levelsVector(out []float32, w []int16, stride int, idx []int32, x []float32) int { return 0 }
 
 func levelsIntVector(acc []int32, w []int16, stride int, idx []int32, q []int32) int { return 0 }
+
+func symmetricVector(v, s []float32, qmax float64) int { return 0 }
