@@ -25,7 +25,7 @@ run: build
 	$(BIN) sweep experiments/article.yaml --out $(RESULTS) --fresh
 	$(BIN) eval --model $$(ls $(RESULTS)/baselines/seed1-*.npz | head -1)
 
-# Post-training against in-training compression (pruning with retraining, QAT), 3 seeds: about 10 minutes,
+# Post-training against in-training compression (pruning with retraining, QAT), 3 seeds: about 8 minutes,
 # so it is its own target rather than part of run.
 recovery: build
 	$(BIN) sweep experiments/recovery.yaml --out results/recovery --fresh
