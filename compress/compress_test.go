@@ -482,7 +482,7 @@ func TestSymmetricColumnsEqualsColumnByColumn(t *testing.T) {
 			scatter(want, col, j, cols)
 		}
 		got := append([]float32(nil), v...)
-		SymmetricColumns(got, cols, b, ColumnMaxAbs(got, cols))
+		SymmetricColumns(got, cols, b, columnMaxAbs(got, cols))
 		for i := range want {
 			if math.Float32bits(want[i]) != math.Float32bits(got[i]) {
 				t.Fatalf("bits %d, entry %d (column %d): column by column %v, row by row %v", b, i, i%cols, want[i], got[i])

@@ -96,7 +96,7 @@ func (q quantize) rewrite(p *model.Params, encodings bool) (map[string]Encoding,
 		case q.scheme() == "symmetric" && q.spec.Args["range"] != "mse":
 			// Per channel by max |w|, row by row (the same values as column
 			// by column; quantization-aware training runs this every step).
-			SymmetricColumns(t.Data, groups, q.spec.intArg("bits"), ColumnMaxAbs(t.Data, groups))
+			SymmetricColumns(t.Data, groups, q.spec.intArg("bits"), columnMaxAbs(t.Data, groups))
 			groupBits = 32
 		default:
 			buf := make([]float32, len(t.Data)/groups)
@@ -216,15 +216,13 @@ func symmetricScale(b int, c float64) (float32, float64) {
 	return float32(c / qmax), qmax // stored as float32, so a packed file holds it exactly
 }
 
-// ColumnMaxAbs returns max |v| of each column of the row-major matrix v
+// columnMaxAbs returns max |v| of each column of the row-major matrix v
 // (cols columns), as maxAbs computes it for one column.
-func ColumnMaxAbs(v []float32, cols int) []float64 {
+func columnMaxAbs(v []float32, cols int) []float64 {
 	m := make([]float32, cols)
 	for r := 0; r+cols <= len(v); r += cols {
 		for j, x := range v[r : r+cols] {
-			if a := float32(math.Abs(float64(x))); a > m[j] || a != a {
-				m[j] = a
-			}
+			m[j] = absMax(m[j], x)
 		}
 	}
 	out := make([]float64, cols)
@@ -324,16 +322,18 @@ func Literal(v []float32, b int) {
 func maxAbs(v []float32) float64 {
 	var m float32
 	for _, x := range v {
-		// In float32 (exact: the largest magnitude is one of the values),
-		// a NaN still wins as math.Max would let it.
-		if a := float32(math.Abs(float64(x))); a > m || a != a {
-			m = a
-			if a != a {
-				break
-			}
-		}
+		m = absMax(m, x)
 	}
 	return float64(m)
+}
+
+// absMax returns max(m, |x|) in float32 (exact: the largest magnitude is one
+// of the values); a NaN, once met, stays, as math.Max would keep it.
+func absMax(m, x float32) float32 {
+	if a := float32(math.Abs(float64(x))); a > m || (a != a && m == m) {
+		return a
+	}
+	return m
 }
 
 // MSEClip is mseClip for callers outside the package (quantization-aware
