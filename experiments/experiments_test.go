@@ -2,9 +2,11 @@ package experiments
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -466,4 +468,67 @@ sweeps:
 			t.Errorf("accepted:\n%s", bad)
 		}
 	}
+}
+
+// TestSetAsideNamesNeverCollide: two completed runs set aside within the
+// same second get two folders; neither overwrites the other's records.
+func TestSetAsideNamesNeverCollide(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Date(2026, 12, 2, 3, 4, 5, 0, time.UTC)
+	seen := map[string]bool{}
+	for i := 0; i < 3; i++ {
+		d, err := newAsideDir(dir, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[d] {
+			t.Fatalf("newAsideDir returned %s twice", d)
+		}
+		seen[d] = true
+	}
+	for i, content := range []string{"first\n", "second\n"} {
+		if err := os.WriteFile(filepath.Join(dir, LogFile), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := setAside(dir, func(string, ...any) {}); err != nil {
+			t.Fatalf("set aside %d: %v", i, err)
+		}
+	}
+	logs, _ := filepath.Glob(filepath.Join(dir, "previous-*", LogFile))
+	if len(logs) != 2 {
+		t.Fatalf("set aside %v, want two logs", logs)
+	}
+	got := map[string]bool{}
+	for _, l := range logs {
+		b, _ := os.ReadFile(l)
+		got[string(b)] = true
+	}
+	if !got["first\n"] || !got["second\n"] {
+		t.Errorf("set-aside logs hold %v, want both runs' records", got)
+	}
+}
+
+// TestSecondSweepOnFolderRefused: while one run holds a folder, another
+// refuses it with ErrBusy; once released, the folder can be taken again.
+func TestSecondSweepOnFolderRefused(t *testing.T) {
+	dir := t.TempDir()
+	unlock, err := lockFolder(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runtime.GOOS != "windows" {
+		if _, err := lockFolder(dir); !errors.Is(err, ErrBusy) {
+			t.Fatalf("second lock: %v, want ErrBusy", err)
+		}
+		e, _ := Parse("tiny.yaml", []byte(smallExperiment))
+		if _, err := Run(context.Background(), e, Options{Out: dir}); !errors.Is(err, ErrBusy) {
+			t.Fatalf("Run on a held folder: %v, want ErrBusy", err)
+		}
+	}
+	unlock()
+	again, err := lockFolder(dir)
+	if err != nil {
+		t.Fatalf("lock after release: %v", err)
+	}
+	again()
 }

@@ -129,6 +129,11 @@ func Run(ctx context.Context, e *Experiment, opt Options) (Summary, error) {
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
+	unlock, err := lockFolder(opt.Out)
+	if err != nil {
+		return Summary{}, err
+	}
+	defer unlock()
 	if err := claimFolder(e, opt); err != nil {
 		return Summary{}, err
 	}
@@ -618,8 +623,8 @@ func setComplete(dir string, complete bool) error {
 // setAside moves a completed run's records and baselines into
 // previous-<UTC time>/ so a fresh run starts empty and nothing is lost.
 func setAside(dir string, logf func(string, ...any)) error {
-	dst := filepath.Join(dir, "previous-"+time.Now().UTC().Format("20060102T150405Z"))
-	if err := os.MkdirAll(dst, 0o755); err != nil {
+	dst, err := newAsideDir(dir, time.Now())
+	if err != nil {
 		return err
 	}
 	for _, name := range []string{LogFile, "baselines"} {
@@ -629,6 +634,26 @@ func setAside(dir string, logf func(string, ...any)) error {
 	}
 	logf("starting afresh: the completed run's records and baselines are now in %s", dst)
 	return nil
+}
+
+// newAsideDir creates and returns a folder previous-<UTC time>[-N] in dir
+// that did not exist before: os.Mkdir fails on an existing name, so two
+// runs set aside within the same second never share (and overwrite) one.
+func newAsideDir(dir string, now time.Time) (string, error) {
+	base := filepath.Join(dir, "previous-"+now.UTC().Format("20060102T150405Z"))
+	for n := 1; ; n++ {
+		dst := base
+		if n > 1 {
+			dst = fmt.Sprintf("%s-%d", base, n)
+		}
+		err := os.Mkdir(dst, 0o755)
+		if err == nil {
+			return dst, nil
+		}
+		if !errors.Is(err, os.ErrExist) || n >= 1000 {
+			return "", err
+		}
+	}
 }
 
 // SortRecords orders records by sweep order, cell order and seed — the
