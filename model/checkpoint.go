@@ -6,8 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -33,6 +36,7 @@ type Checkpoint struct {
 // from a checkpoint can be traced back and rerun.
 type Meta struct {
 	Format   string            `json:"format"`
+	Sizes    []int             `json:"sizes,omitempty"` // [inputs, hidden…, classes], written by Encode
 	Train    *TrainConfig      `json:"train,omitempty"`
 	History  []EpochStats      `json:"history,omitempty"`
 	Test     *Result           `json:"test,omitempty"`
@@ -42,8 +46,16 @@ type Meta struct {
 	Source   string            `json:"source,omitempty"`
 }
 
-// FormatVersion names the checkpoint layout written by this package.
-const FormatVersion = "mnistc-checkpoint/1"
+// FormatVersion names the checkpoint layout written by this package:
+// version 2 holds any number of layers and records their sizes; version 1
+// (w1, b1, w2, b2 only) reads unchanged.
+const FormatVersion = "mnistc-checkpoint/2"
+
+// formats lists the versions Decode reads ("" for arrays written by NumPy).
+var formats = []string{"", "mnistc-checkpoint/1", FormatVersion}
+
+// MaxDepth bounds the number of layers a checkpoint may hold.
+const MaxDepth = 64
 
 // Encode returns the checkpoint as .npz bytes (a stored, uncompressed zip of
 // .npy arrays, as numpy.savez writes) plus meta.json.
@@ -52,6 +64,7 @@ func (c Checkpoint) Encode() ([]byte, error) {
 		return nil, err
 	}
 	c.Meta.Format = FormatVersion
+	c.Meta.Sizes = c.Params.Sizes()
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
 	member := func(name string) (io.Writer, error) {
@@ -138,8 +151,9 @@ func Load(path string) (Checkpoint, error) {
 	return c, nil
 }
 
-// Decode parses .npz bytes: w1, b1, w2, b2 float32 arrays whose shapes agree
-// (the hidden width is read from b1), finite values, and optional meta.json.
+// Decode parses .npz bytes: float32 arrays w1, b1, …, wN, bN whose shapes
+// chain (the sizes are read from them), finite values, and an optional
+// meta.json whose fields are checked against the arrays.
 func Decode(b []byte) (Checkpoint, error) {
 	zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
 	if err != nil {
@@ -162,7 +176,21 @@ func Decode(b []byte) (Checkpoint, error) {
 		members[f.Name] = data
 	}
 	var c Checkpoint
-	for i, name := range TensorNames {
+	depth := 0
+	for depth < MaxDepth {
+		if _, ok := members[WeightName(depth+1)+".npy"]; !ok {
+			break
+		}
+		depth++
+	}
+	if depth == 0 {
+		return Checkpoint{}, fmt.Errorf("missing array w1")
+	}
+	if _, ok := members[WeightName(depth+1)+".npy"]; ok {
+		return Checkpoint{}, fmt.Errorf("more than %d layers", MaxDepth)
+	}
+	c.Params.Layers = make([]Dense, depth)
+	for i, name := range TensorNames(depth) {
 		raw, ok := members[name+".npy"]
 		if !ok {
 			return Checkpoint{}, fmt.Errorf("missing array %s", name)
@@ -173,13 +201,55 @@ func Decode(b []byte) (Checkpoint, error) {
 		}
 		*c.Params.Tensors()[i] = t
 	}
+	for _, name := range slices.Sorted(maps.Keys(members)) {
+		if strings.HasSuffix(name, ".npy") && c.Params.Get(strings.TrimSuffix(name, ".npy")) == nil {
+			return Checkpoint{}, fmt.Errorf("unexpected array %s: a %d-layer checkpoint holds %s", strings.TrimSuffix(name, ".npy"), depth, strings.Join(TensorNames(depth), ", "))
+		}
+	}
 	if err := c.Params.Validate(); err != nil {
 		return Checkpoint{}, err
 	}
 	if raw, ok := members[metaMember]; ok {
 		if err := json.Unmarshal(raw, &c.Meta); err != nil {
-			return Checkpoint{}, fmt.Errorf("%s is not valid JSON: %v", metaMember, err)
+			return Checkpoint{}, fmt.Errorf("%s is not valid: %v", metaMember, err)
+		}
+		if err := c.Meta.check(c.Params); err != nil {
+			return Checkpoint{}, fmt.Errorf("%s: %v", metaMember, err)
 		}
 	}
 	return c, nil
+}
+
+// check validates the metadata against the parameters it describes: a
+// known format, sizes that match the arrays, an activation
+// quantizer for this depth, split sizes that are not negative.
+func (m Meta) check(p Params) error {
+	known := false
+	for _, f := range formats {
+		known = known || m.Format == f
+	}
+	if !known {
+		return fmt.Errorf("format %q unknown: this version reads %q", m.Format, formats[1:])
+	}
+	if m.Sizes != nil && !sameShape(m.Sizes, p.Sizes()) {
+		return fmt.Errorf("sizes %v do not match the arrays (%s)", m.Sizes, p.Arch())
+	}
+	if m.ActQuant != nil {
+		if err := m.ActQuant.Validate(p.Depth()); err != nil {
+			return err
+		}
+	}
+	if t := m.Train; t != nil {
+		if t.TrainImages < 0 || t.ValImages < 0 {
+			return fmt.Errorf("train.train_images %d / train.val_images %d: want ≥ 0", t.TrainImages, t.ValImages)
+		}
+		// train.layers is the recipe's: neuron pruning leaves fewer units
+		// in the arrays than the recipe trained, so it is not compared.
+		if t.ActQuant != nil {
+			if err := t.ActQuant.Validate(p.Depth()); err != nil {
+				return fmt.Errorf("train.%v", err)
+			}
+		}
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package model
 import (
 	"archive/zip"
 	"bytes"
+	"encoding/json"
 	"math"
 	"math/rand"
 	"strings"
@@ -11,132 +12,20 @@ import (
 	"mnistc/data"
 )
 
-// TestAdamFirstStep checks the first Keras Adam step by hand: with m0 = v0 = 0,
-// m1 = 0.1g, v1 = 0.001g², lr_1 = lr·sqrt(0.001)/0.1, so
-// Δw = −lr·g/(|g| + ε/sqrt(0.001)) ≈ −lr·sign(g).
-func TestAdamFirstStep(t *testing.T) {
-	w := []float32{1, 1, 1}
-	g := []float32{0.5, -2, 0}
-	a := NewAdam(0.01, 0.9, 0.999, 1e-7, []int{3})
-	a.Step([][]float32{w}, [][]float32{g})
-	for i, gi := range []float64{0.5, -2, 0} {
-		want := 1 - 0.01*gi/(math.Abs(gi)+1e-7/math.Sqrt(0.001))
-		if math.Abs(float64(w[i])-want) > 1e-6 {
-			t.Errorf("w[%d] = %v, want %v", i, w[i], want)
-		}
-		if g[i] != float32(gi) {
-			t.Errorf("gradient %d changed: %v", i, g[i])
-		}
-	}
-}
-
-// TestTrainingLearns: one epoch on 6,000 real images must reach ≥ 88 % on
-// the 10,000 test images. Reference: PyTorch with the same recipe (Glorot
-// init, zero biases, Adam ε 1e-7, batch 32) on the same 6,000 images gave
-// 89.0–90.6 % over seeds 0–4 on this machine; an untrained net gives ~10 %.
-func TestTrainingLearns(t *testing.T) {
-	res := smallTrained(t)
-	_, test := realMNIST(t)
-	r := Evaluate(res.Params, test, nil)
-	if r.Accuracy < 0.88 {
-		t.Fatalf("test accuracy after one epoch on 6,000 images: %.4f, want ≥ 0.88", r.Accuracy)
-	}
-	if h := res.History[0]; h.ValAccuracy < 0.88 || !(h.TrainLoss > 0) {
-		t.Errorf("history %+v: want validation accuracy ≥ 0.88 and a positive loss", h)
-	}
-	t.Logf("test accuracy %.4f, loss %.4f", r.Accuracy, r.Loss)
-}
-
-// TestSameSeedSameBytes: same seed and recipe give a byte-identical
-// checkpoint; another seed does not. Uses 700 images (a partial last batch).
-func TestSameSeedSameBytes(t *testing.T) {
-	train, _ := realMNIST(t)
-	tr, va, _ := data.Split(train.Slice(0, 800), 100)
-	encode := func(seed int64) []byte {
-		cfg := DefaultTrainConfig()
-		cfg.Epochs, cfg.Seed = 2, seed
-		batches := 0
-		res, err := Train(cfg, tr, va, Hooks{Batch: func(_, _, n int) { batches = n }})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if batches != 22 { // 700 = 21·32 + 28
-			t.Fatalf("%d batches per epoch, want 22 (the last one partial)", batches)
-		}
-		b, err := Checkpoint{Params: res.Params, Meta: Meta{Train: &res.Config, History: res.History}}.Encode()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
-	a, b, c := encode(3), encode(3), encode(4)
-	if !bytes.Equal(a, b) {
-		t.Error("two runs with seed 3 gave different checkpoints")
-	}
-	if bytes.Equal(a, c) {
-		t.Error("seeds 3 and 4 gave the same checkpoint")
-	}
-}
-
-// TestForwardMatchesGraph: on MNIST the training graph's forward pass runs
-// the evaluation kernels in the same order, so its logits equal Forward's
-// bit for bit, in a batch of any size.
-func TestForwardMatchesGraph(t *testing.T) {
-	res := smallTrained(t)
-	_, test := realMNIST(t)
-	p := res.Params.Clone()
-	logits := Forward(p, test.X, test.Len(), nil)
-	for _, B := range []int{500, 7} {
-		tg, err := newTrainGraph(&p, B, nil, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		idx := make([]int, B)
-		for lo := 0; lo+B <= test.Len(); lo += B {
-			for i := range idx {
-				idx[i] = lo + i
-			}
-			tg.load(test.X, test.Y, nil, idx)
-			if _, _, err := tg.run(test.Y, idx); err != nil {
-				t.Fatal(err)
-			}
-			got := tg.m.value(tg.logits).Data().([]float32)
-			for r, i := range idx {
-				for k := 0; k < Classes; k++ {
-					if a, b := logits[i*Classes+k], got[r*Classes+k]; math.Float32bits(a) != math.Float32bits(b) {
-						t.Fatalf("batch %d, image %d class %d: Forward %v, graph %v", B, i, k, a, b)
-					}
-				}
-			}
-		}
-	}
-}
-
-func TestEvaluateCounts(t *testing.T) {
-	res := smallTrained(t)
-	_, test := realMNIST(t)
-	r := Evaluate(res.Params, test, nil)
-	pred := Predict(res.Params, test, nil)
-	correct, sum := 0, 0
-	for i, p := range pred {
-		if p == int(test.Y[i]) {
-			correct++
-		}
-	}
-	for c := range r.Confusion {
-		for _, n := range r.Confusion[c] {
-			sum += n
-		}
-	}
-	if r.Correct != correct || r.Total != 10000 || sum != 10000 {
-		t.Errorf("correct %d (predictions say %d), total %d, confusion sum %d", r.Correct, correct, r.Total, sum)
-	}
-}
-
 func TestCheckpointRoundTrip(t *testing.T) {
-	p := InitGlorot(32, rand.New(rand.NewSource(5)))
-	p.B2.Data[3] = -0.25
-	ck := Checkpoint{Params: p, Meta: Meta{Source: "test", ActQuant: &ActQuant{Bits: 8, Input: Range{0, 1}}}}
+	for _, sizes := range [][]int{{784, 32, 10}, {784, 30, 20, 10}, {784, 16, 12, 8, 10}} {
+		checkpointRoundTrip(t, sizes)
+	}
+}
+
+func checkpointRoundTrip(t *testing.T, sizes []int) {
+	p := InitGlorot(sizes, rand.New(rand.NewSource(5)))
+	p.Layers[len(p.Layers)-1].B.Data[3] = -0.25
+	ranges := make([]Range, len(p.Layers))
+	for i := range ranges {
+		ranges[i] = Range{0, float32(i + 1)}
+	}
+	ck := Checkpoint{Params: p, Meta: Meta{Source: "test", ActQuant: &ActQuant{Bits: 8, Calib: "minmax", Ranges: ranges}}}
 	path := t.TempDir() + "/m.npz"
 	if err := ck.Save(path); err != nil {
 		t.Fatal(err)
@@ -145,8 +34,8 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Params.Hidden() != 32 {
-		t.Fatalf("hidden width %d, want 32 (read from the file)", got.Params.Hidden())
+	if !sameShape(got.Params.Sizes(), sizes) || !sameShape(got.Meta.Sizes, sizes) {
+		t.Fatalf("sizes %v (meta %v), want %v (read from the file)", got.Params.Sizes(), got.Meta.Sizes, sizes)
 	}
 	for k, tt := range p.Tensors() {
 		g := got.Params.Tensors()[k]
@@ -159,7 +48,7 @@ func TestCheckpointRoundTrip(t *testing.T) {
 			}
 		}
 	}
-	if got.Meta.Source != "test" || got.Meta.ActQuant == nil || got.Meta.ActQuant.Bits != 8 {
+	if got.Meta.Source != "test" || got.Meta.ActQuant == nil || got.Meta.ActQuant.Bits != 8 || len(got.Meta.ActQuant.Ranges) != len(sizes)-1 {
 		t.Errorf("metadata not kept: %+v", got.Meta)
 	}
 }
@@ -184,7 +73,7 @@ func npzOf(t *testing.T, p Params, edit func(name string, b []byte) []byte) []by
 
 // TestBadCheckpoints: each fault gets an error that names it.
 func TestBadCheckpoints(t *testing.T) {
-	good := InitGlorot(8, rand.New(rand.NewSource(1)))
+	good := InitGlorot([]int{784, 8, 10}, rand.New(rand.NewSource(1)))
 	same := func(_ string, b []byte) []byte { return b }
 	mut := func(f func(p *Params)) []byte {
 		p := good.Clone()
@@ -209,10 +98,13 @@ func TestBadCheckpoints(t *testing.T) {
 	}{
 		{"corrupt zip", "not a valid .npz", []byte("PK\x03\x04 this is not a zip")},
 		{"truncated zip", "not a valid .npz", goodBytes[:len(goodBytes)/2]},
-		{"missing array", "missing array b2", mut(func(p *Params) { p.B2.Name = "bias2" })},
-		{"wrong shape", "w2 has shape [8 9], want [8 10]", mut(func(p *Params) { p.W2.Shape = []int{8, 9}; p.W2.Data = p.W2.Data[:72] })},
-		{"nan", "w1[5] is NaN", mut(func(p *Params) { p.W1.Data[5] = float32(math.NaN()) })},
-		{"inf", "b1[0] is +Inf", mut(func(p *Params) { p.B1.Data[0] = float32(math.Inf(1)) })},
+		{"missing array", "missing array b2", mut(func(p *Params) { p.Layers[1].B.Name = "bias2" })},
+		{"missing w1", "missing array w1", mut(func(p *Params) { p.Layers[0].W.Name = "weights1" })},
+		{"bias shape", "b2 has shape [9], want (10,)", mut(func(p *Params) { p.Layers[1].B.Shape = []int{9}; p.Layers[1].B.Data = p.Layers[1].B.Data[:9] })},
+		{"chain", "w2 has shape [9 10]: its 9 inputs do not match the 8 outputs of w1", mut(func(p *Params) { p.Layers[1].W.Shape = []int{9, 10}; p.Layers[1].W.Data = make([]float32, 90) })},
+		{"gap", "unexpected array b2: a 1-layer checkpoint holds w1, b1", mut(func(p *Params) { p.Layers[1].W.Name = "w4" })},
+		{"nan", "w1[5] is NaN", mut(func(p *Params) { p.Layers[0].W.Data[5] = float32(math.NaN()) })},
+		{"inf", "b1[0] is +Inf", mut(func(p *Params) { p.Layers[0].B.Data[0] = float32(math.Inf(1)) })},
 		{"dtype", "dtype <f8", edit("w1", "'<f4'", "'<f8'")},
 		{"data size", "needs 25120 bytes of data", edit("w1", "(784, 8)", "(785, 8)")},
 		{"not npy", "bad magic", edit("b1", "\x93NUMPY", "XXXXXX")},
@@ -229,8 +121,8 @@ func TestBadCheckpoints(t *testing.T) {
 // BLAS GEMM path give the same predictions on the test set and logits equal
 // to float rounding; an image's logits are the same alone or in a batch.
 func TestForwardPathsAgree(t *testing.T) {
-	_, test := realMNIST(t)
-	p := InitGlorot(DefaultHidden, rand.New(rand.NewSource(9)))
+	test := realTest(t)
+	p := InitGlorot([]int{Inputs, DefaultHidden, Classes}, rand.New(rand.NewSource(9)))
 	n := 3000
 	x := test.X[:n*Inputs]
 	a, b := Forward(p, x, n, nil), ForwardBLAS(p, x, n, nil)
@@ -265,33 +157,114 @@ func TestForwardPathsAgree(t *testing.T) {
 	}
 }
 
-// TestTrainingStepAllocatesNothing: after its first step, a training step
-// on MNIST-like data reuses every buffer, so memory stays flat from epoch
-// to epoch and the collector has nothing to do.
-func TestTrainingStepAllocatesNothing(t *testing.T) {
-	train, _ := realMNIST(t)
-	s := train.Slice(0, 2000)
-	for _, batch := range []int{32, 128} {
-		cfg := DefaultTrainConfig()
-		cfg.Batch = batch
-		p := InitGlorot(cfg.Hidden, rand.New(rand.NewSource(1)))
-		tr, err := newTrainer(&p, cfg, s.Len())
-		if err != nil {
-			t.Fatal(err)
+// realTest loads MNIST's test set from the GoMNIST module.
+func realTest(t *testing.T) data.Set {
+	t.Helper()
+	dir, err := data.DefaultDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, test, err := data.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return test
+}
+
+// TestDeepForwardPathsAgree: on 3- and 4-layer networks the per-image path
+// and the GEMM path agree (predictions; logits to rounding), and
+// Activations(l) is what the next layer consumes: feeding it through the
+// remaining layers gives Forward's logits.
+func TestDeepForwardPathsAgree(t *testing.T) {
+	test := realTest(t)
+	n := 500
+	x := test.X[:n*Inputs]
+	for _, sizes := range [][]int{{784, 40, 30, 10}, {784, 32, 24, 16, 10}} {
+		p := InitGlorot(sizes, rand.New(rand.NewSource(3)))
+		for _, l := range p.Layers { // non-zero biases exercise their path
+			for i := range l.B.Data {
+				l.B.Data[i] = float32(i%5) * 0.01
+			}
 		}
-		idx := make([]int, batch)
-		next := 0
-		allocs := testing.AllocsPerRun(20, func() {
-			for k := range idx {
-				idx[k] = (next + k) % s.Len()
+		a, b := Forward(p, x, n, nil), ForwardBLAS(p, x, n, nil)
+		for k := range a {
+			if d := math.Abs(float64(a[k] - b[k])); d > 1e-4*(1+math.Abs(float64(b[k]))) {
+				t.Fatalf("%v logit %d: %v and %v", sizes, k, a[k], b[k])
 			}
-			next += batch
-			if _, _, err := tr.step(s, idx); err != nil {
-				t.Fatal(err)
+		}
+		// the tail of the network applied to Activations(depth-1)
+		l := p.Depth() - 1
+		act := Activations(p, x, n, nil, l)
+		tail := Params{Layers: p.Layers[l:]}
+		got := Forward(tail, act, n, nil)
+		for k := range got {
+			if math.Float32bits(got[k]) != math.Float32bits(a[k]) {
+				t.Fatalf("%v: logits from Activations(%d) differ at %d: %v vs %v", sizes, l, k, got[k], a[k])
 			}
-		})
-		if allocs != 0 {
-			t.Errorf("batch %d: %v allocations per training step, want 0", batch, allocs)
 		}
 	}
+}
+
+// TestOldCheckpointsRead: format 1 metadata ("hidden": H, actquant input and
+// hidden ranges) reads as layers [H] and ranges [input, hidden].
+func TestOldCheckpointsRead(t *testing.T) {
+	p := InitGlorot([]int{784, 8, 10}, rand.New(rand.NewSource(1)))
+	meta := `{"format": "mnistc-checkpoint/1", "train": {"epochs": 1, "batch": 32, "lr": 0.001, "hidden": 8, "train_images": 10, "val_images": 5},
+	"actquant": {"bits": 8, "calib": "minmax", "input": {"lo": 0, "hi": 1}, "hidden": {"lo": 0, "hi": 3.5}}}`
+	b := npzWithMeta(t, p, meta)
+	c, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameShape(c.Meta.Train.Layers, []int{8}) {
+		t.Errorf("layers %v, want [8]", c.Meta.Train.Layers)
+	}
+	if r := c.Meta.ActQuant.Ranges; len(r) != 2 || r[0].Hi != 1 || r[1].Hi != 3.5 {
+		t.Errorf("ranges %v, want [0,1] and [0,3.5]", r)
+	}
+}
+
+// TestBadMetadata: every faulty metadata field is refused with its name.
+func TestBadMetadata(t *testing.T) {
+	p := InitGlorot([]int{784, 8, 10}, rand.New(rand.NewSource(1)))
+	aq := func(s string) string { return `{"format": "mnistc-checkpoint/2", "actquant": ` + s + `}` }
+	cases := []struct{ meta, want string }{
+		{`{"format": "garbage"}`, `format "garbage" unknown`},
+		{`{"format": 99}`, "meta.json is not valid"},
+		{aq(`{"bits": -3, "calib": "minmax", "ranges": [{"lo":0,"hi":1},{"lo":0,"hi":1}]}`), "actquant.bits -3 out of range"},
+		{aq(`{"bits": 0, "calib": "minmax", "ranges": [{"lo":0,"hi":1},{"lo":0,"hi":1}]}`), "actquant.bits 0 out of range"},
+		{aq(`{"bits": 1000000, "calib": "minmax", "ranges": [{"lo":0,"hi":1},{"lo":0,"hi":1}]}`), "actquant.bits 1000000"},
+		{aq(`{"bits": 8, "calib": "bogus", "ranges": [{"lo":0,"hi":1},{"lo":0,"hi":1}]}`), `actquant.calib "bogus" unknown`},
+		{aq(`{"bits": 8, "calib": "minmax", "ranges": [{"lo":2,"hi":1},{"lo":0,"hi":1}]}`), "actquant.ranges[0] is [2, 1]"},
+		{aq(`{"bits": 8, "calib": "minmax", "ranges": [{"lo":0,"hi":1}]}`), "actquant.ranges holds 1 ranges, want 2"},
+		{aq(`{"bits": 8, "calib": "minmax"}`), "actquant.ranges holds 0 ranges"},
+		{`{"train": {"train_images": -1}}`, "train.train_images -1"},
+		{`{"sizes": [784, 9, 10]}`, "sizes [784 9 10] do not match"},
+	}
+	for _, c := range cases {
+		_, err := Decode(npzWithMeta(t, p, c.meta))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("meta %s: error %v, want one containing %q", c.meta, err, c.want)
+		}
+	}
+}
+
+// npzWithMeta is p's arrays with meta as meta.json.
+func npzWithMeta(t *testing.T, p Params, meta string) []byte {
+	t.Helper()
+	if !json.Valid([]byte(meta)) {
+		t.Fatalf("test metadata is not JSON: %s", meta)
+	}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, tt := range p.Tensors() {
+		w, _ := zw.Create(tt.Name + ".npy")
+		if err := encodeNPY(w, *tt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w, _ := zw.Create(metaMember)
+	w.Write([]byte(meta))
+	zw.Close()
+	return buf.Bytes()
 }

@@ -4,14 +4,22 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"strconv"
 )
 
-// Network dimensions fixed by the data: 28×28 inputs, 10 classes.
+// Sizes of the article's network. The input width and the class count of a
+// network are read from its tensors (and, when training, from the data);
+// these are MNIST's, used as defaults.
 const (
 	Inputs  = 784
 	Classes = 10
 	// DefaultHidden is the article's hidden width.
 	DefaultHidden = 128
+	// MaxWidth bounds any layer's width, and MaxWeights a network's weight
+	// count (a 784-4096-4096-10 net is about 20 million): enough for any
+	// MNIST-sized dense net, refused before allocating beyond it.
+	MaxWidth   = 1 << 16
+	MaxWeights = 1 << 25
 )
 
 // Tensor is a named float32 array with a shape, stored row-major.
@@ -35,20 +43,107 @@ func (t Tensor) Clone() Tensor {
 	return Tensor{Name: t.Name, Shape: append([]int(nil), t.Shape...), Data: append([]float32(nil), t.Data...)}
 }
 
-// Params are the network's parameters: W1 (784×H), B1 (H), W2 (H×10), B2 (10).
-type Params struct {
-	W1, B1, W2, B2 Tensor
+// Dense is one fully connected layer: out = in·W + B, W stored in×out (as
+// Keras stores kernels), B of length out.
+type Dense struct {
+	W, B Tensor
 }
 
-// TensorNames lists the parameter names in checkpoint order.
-var TensorNames = []string{"w1", "b1", "w2", "b2"}
+// In and Out are the layer's input and output widths.
+func (d Dense) In() int  { return d.W.Shape[0] }
+func (d Dense) Out() int { return d.W.Shape[1] }
 
-// Hidden returns the hidden width H.
-func (p Params) Hidden() int { return len(p.B1.Data) }
+// Params are a network's parameters: dense layers in order, ReLU between
+// them, softmax after the last. Layer l (1-based) has tensors wl and bl.
+type Params struct {
+	Layers []Dense
+}
 
-// Tensors returns pointers to the four tensors in checkpoint order, so a
-// caller can read or replace them by name.
-func (p *Params) Tensors() []*Tensor { return []*Tensor{&p.W1, &p.B1, &p.W2, &p.B2} }
+// WeightName and BiasName name layer l's tensors (l from 1).
+func WeightName(l int) string { return "w" + strconv.Itoa(l) }
+func BiasName(l int) string   { return "b" + strconv.Itoa(l) }
+
+// TensorNames lists the tensor names of a network of depth layers in
+// checkpoint order: w1, b1, …, wN, bN.
+func TensorNames(depth int) []string {
+	names := make([]string, 0, 2*depth)
+	for l := 1; l <= depth; l++ {
+		names = append(names, WeightName(l), BiasName(l))
+	}
+	return names
+}
+
+// WeightNames lists w1 … wN.
+func WeightNames(depth int) []string {
+	names := make([]string, depth)
+	for l := range names {
+		names[l] = WeightName(l + 1)
+	}
+	return names
+}
+
+// Depth returns the number of dense layers.
+func (p Params) Depth() int { return len(p.Layers) }
+
+// Sizes returns the widths [in, h1, …, out]: the input, every hidden
+// layer, the classes.
+func (p Params) Sizes() []int {
+	if len(p.Layers) == 0 {
+		return nil
+	}
+	s := []int{p.Layers[0].In()}
+	for _, l := range p.Layers {
+		s = append(s, l.Out())
+	}
+	return s
+}
+
+// Hidden returns the hidden widths (the sizes between input and output).
+func (p Params) Hidden() []int {
+	s := p.Sizes()
+	if len(s) < 2 {
+		return nil
+	}
+	return s[1 : len(s)-1]
+}
+
+// Inputs and Classes are the network's input width and output width.
+func (p Params) Inputs() int  { return p.Layers[0].In() }
+func (p Params) Classes() int { return p.Layers[len(p.Layers)-1].Out() }
+
+// Arch names the architecture by its sizes, as "784-128-10".
+func (p Params) Arch() string { return ArchName(p.Sizes()) }
+
+// ArchName joins sizes with dashes.
+func ArchName(sizes []int) string {
+	s := ""
+	for i, n := range sizes {
+		if i > 0 {
+			s += "-"
+		}
+		s += strconv.Itoa(n)
+	}
+	return s
+}
+
+// Tensors returns pointers to every tensor in checkpoint order (w1, b1, …),
+// so a caller can read or replace them by name.
+func (p *Params) Tensors() []*Tensor {
+	ts := make([]*Tensor, 0, 2*len(p.Layers))
+	for i := range p.Layers {
+		ts = append(ts, &p.Layers[i].W, &p.Layers[i].B)
+	}
+	return ts
+}
+
+// Data returns every tensor's values in checkpoint order.
+func (p Params) Data() [][]float32 {
+	d := make([][]float32, 0, 2*len(p.Layers))
+	for _, l := range p.Layers {
+		d = append(d, l.W.Data, l.B.Data)
+	}
+	return d
+}
 
 // Get returns the tensor with the given name, or nil.
 func (p *Params) Get(name string) *Tensor {
@@ -62,30 +157,71 @@ func (p *Params) Get(name string) *Tensor {
 
 // Clone returns a deep copy of p.
 func (p Params) Clone() Params {
-	return Params{W1: p.W1.Clone(), B1: p.B1.Clone(), W2: p.W2.Clone(), B2: p.B2.Clone()}
+	q := Params{Layers: make([]Dense, len(p.Layers))}
+	for i, l := range p.Layers {
+		q.Layers[i] = Dense{W: l.W.Clone(), B: l.B.Clone()}
+	}
+	return q
 }
 
 // Count returns the number of scalar parameters.
 func (p Params) Count() int {
-	return len(p.W1.Data) + len(p.B1.Data) + len(p.W2.Data) + len(p.B2.Data)
+	n := 0
+	for _, l := range p.Layers {
+		n += len(l.W.Data) + len(l.B.Data)
+	}
+	return n
 }
 
-// NewParams returns zeroed parameters for a network with hidden width h.
-func NewParams(h int) Params {
-	return Params{
-		W1: Tensor{Name: "w1", Shape: []int{Inputs, h}, Data: make([]float32, Inputs*h)},
-		B1: Tensor{Name: "b1", Shape: []int{h}, Data: make([]float32, h)},
-		W2: Tensor{Name: "w2", Shape: []int{h, Classes}, Data: make([]float32, h*Classes)},
-		B2: Tensor{Name: "b2", Shape: []int{Classes}, Data: make([]float32, Classes)},
+// ParamCount returns the parameter count of a network with these sizes.
+func ParamCount(sizes []int) int {
+	n := 0
+	for i := 0; i+1 < len(sizes); i++ {
+		n += sizes[i]*sizes[i+1] + sizes[i+1]
 	}
+	return n
+}
+
+// CheckSizes reports whether sizes [in, h1, …, out] make a network this
+// package will allocate: at least one layer, every width in 1..MaxWidth,
+// at most MaxWeights parameters.
+func CheckSizes(sizes []int) error {
+	if len(sizes) < 2 {
+		return fmt.Errorf("a network needs an input and an output size, got %v", sizes)
+	}
+	for i, n := range sizes {
+		if n < 1 || n > MaxWidth {
+			return fmt.Errorf("layer width %d (position %d of %s) out of range: want 1..%d", n, i, ArchName(sizes), MaxWidth)
+		}
+	}
+	if c := ParamCount(sizes); c > MaxWeights {
+		return fmt.Errorf("network %s has %d parameters, more than the %d allowed", ArchName(sizes), c, MaxWeights)
+	}
+	return nil
+}
+
+// NewParams returns zeroed parameters for a network with the given sizes
+// [in, h1, …, out].
+func NewParams(sizes []int) Params {
+	p := Params{Layers: make([]Dense, len(sizes)-1)}
+	for l := range p.Layers {
+		in, out := sizes[l], sizes[l+1]
+		p.Layers[l] = Dense{
+			W: Tensor{Name: WeightName(l + 1), Shape: []int{in, out}, Data: make([]float32, in*out)},
+			B: Tensor{Name: BiasName(l + 1), Shape: []int{out}, Data: make([]float32, out)},
+		}
+	}
+	return p
 }
 
 // InitGlorot returns parameters with Glorot-uniform kernels (Keras's default,
-// U(−l, l) with l = sqrt(6/(fan_in+fan_out))) and zero biases, drawn from rng.
-func InitGlorot(h int, rng *rand.Rand) Params {
-	p := NewParams(h)
-	glorot(p.W1.Data, Inputs, h, rng)
-	glorot(p.W2.Data, h, Classes, rng)
+// U(−l, l) with l = sqrt(6/(fan_in+fan_out))) and zero biases, drawn from rng
+// layer after layer.
+func InitGlorot(sizes []int, rng *rand.Rand) Params {
+	p := NewParams(sizes)
+	for _, l := range p.Layers {
+		glorot(l.W.Data, l.In(), l.Out(), rng)
+	}
 	return p
 }
 
@@ -96,26 +232,49 @@ func glorot(w []float32, fanIn, fanOut int, rng *rand.Rand) {
 	}
 }
 
-// Validate checks shapes agree with one another and every value is finite.
+// Validate checks each layer's shapes, that they chain (layer l's output
+// width is layer l+1's input width), the names, and that every value is
+// finite. Errors name the tensor.
 func (p Params) Validate() error {
-	h := p.Hidden()
-	want := map[string][]int{"w1": {Inputs, h}, "b1": {h}, "w2": {h, Classes}, "b2": {Classes}}
-	if h < 1 {
-		return fmt.Errorf("b1 is empty: the hidden width must be at least 1")
+	if len(p.Layers) == 0 {
+		return fmt.Errorf("the network has no layers")
 	}
-	for _, t := range p.Tensors() {
-		ws := want[t.Name]
-		if !sameShape(t.Shape, ws) {
-			return fmt.Errorf("%s has shape %v, want %v", t.Name, t.Shape, ws)
+	for i, l := range p.Layers {
+		wn, bn := WeightName(i+1), BiasName(i+1)
+		if l.W.Name != wn || l.B.Name != bn {
+			return fmt.Errorf("layer %d holds tensors %q and %q, want %s and %s", i+1, l.W.Name, l.B.Name, wn, bn)
 		}
-		if len(t.Data) != t.Len() {
-			return fmt.Errorf("%s holds %d values for shape %v", t.Name, len(t.Data), t.Shape)
+		if len(l.W.Shape) != 2 || l.W.Shape[0] < 1 || l.W.Shape[1] < 1 {
+			return fmt.Errorf("%s has shape %v, want (inputs, outputs) with both ≥ 1", wn, l.W.Shape)
 		}
-		for i, v := range t.Data {
-			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-				return fmt.Errorf("%s[%d] is %v: parameters must be finite", t.Name, i, v)
+		if !sameShape(l.B.Shape, []int{l.W.Shape[1]}) {
+			return fmt.Errorf("%s has shape %v, want (%d,): %s has %d outputs", bn, l.B.Shape, l.W.Shape[1], wn, l.W.Shape[1])
+		}
+		if i > 0 && l.W.Shape[0] != p.Layers[i-1].W.Shape[1] {
+			return fmt.Errorf("%s has shape %v: its %d inputs do not match the %d outputs of %s", wn, l.W.Shape, l.W.Shape[0], p.Layers[i-1].W.Shape[1], WeightName(i))
+		}
+		for _, t := range []Tensor{l.W, l.B} {
+			if len(t.Data) != t.Len() {
+				return fmt.Errorf("%s holds %d values for shape %v", t.Name, len(t.Data), t.Shape)
+			}
+			for j, v := range t.Data {
+				if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+					return fmt.Errorf("%s[%d] is %v: parameters must be finite", t.Name, j, v)
+				}
 			}
 		}
+	}
+	return nil
+}
+
+// CheckData reports whether the network fits data of the given input width
+// and class count, naming the tensor that does not.
+func (p Params) CheckData(inputs, classes int) error {
+	if in := p.Inputs(); in != inputs {
+		return fmt.Errorf("w1 takes %d inputs, but the data's images have %d pixels", in, inputs)
+	}
+	if out := p.Classes(); out != classes {
+		return fmt.Errorf("%s has %d outputs, but the data have %d classes", WeightName(p.Depth()), out, classes)
 	}
 	return nil
 }

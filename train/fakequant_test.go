@@ -1,10 +1,12 @@
-package model
+package train
 
 import (
 	"math"
 	"math/rand"
 	"sort"
 	"testing"
+
+	"mnistc/model"
 )
 
 // TestSTEGradients: with the hidden activations a fake-quantized over
@@ -15,16 +17,16 @@ import (
 // is off.
 func TestSTEGradients(t *testing.T) {
 	rng := rand.New(rand.NewSource(31))
-	p := InitGlorot(32, rng)
-	for i := range p.B1.Data {
-		p.B1.Data[i] = float32(rng.NormFloat64() * 0.1)
+	p := model.InitGlorot(sizesOf(32), rng)
+	for i := range p.Layers[0].B.Data {
+		p.Layers[0].B.Data[i] = float32(rng.NormFloat64() * 0.1)
 	}
 	s := randomSet(1, 32)
-	acts := HiddenActivations(p, s.X, 1, nil)
+	acts := model.Activations(p, s.X, 1, nil, 1)
 	sorted := append([]float32(nil), acts...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
 	hi := sorted[len(sorted)*3/4]
-	aq := &ActQuant{Bits: 8, Calib: "test", Input: Range{0, 1}, Hidden: Range{0, hi}}
+	aq := &model.ActQuant{Bits: 8, Calib: "test", Ranges: []model.Range{{Lo: 0, Hi: 1}, {Lo: 0, Hi: hi}}}
 	q := p.Clone()
 	tg, err := newTrainGraph(&q, 1, nil, aq)
 	if err != nil {
@@ -38,15 +40,15 @@ func TestSTEGradients(t *testing.T) {
 	// The reference, at the quantized forward values (the input is quantized
 	// as the graph loads it).
 	x := append([]float32(nil), s.X...)
-	aq.quantizeInPlace(x, aq.Input)
-	h := HiddenActivations(p, x, 1, nil)
+	aq.QuantizeActivations(x, aq.Range(0))
+	h := model.Activations(p, x, 1, nil, 1)
 	pre := append([]float32(nil), h...)
-	aq.quantizeInPlace(h, aq.Hidden)
-	z := make([]float32, Classes)
+	aq.QuantizeActivations(h, aq.Range(1))
+	z := make([]float32, model.Classes)
 	for k := range z {
-		z[k] = p.B2.Data[k]
+		z[k] = p.Layers[1].B.Data[k]
 		for j := range h {
-			z[k] += h[j] * p.W2.Data[j*Classes+k]
+			z[k] += h[j] * p.Layers[1].W.Data[j*model.Classes+k]
 		}
 	}
 	inside, outside := 0, 0
@@ -57,12 +59,12 @@ func TestSTEGradients(t *testing.T) {
 			outside++
 		case a > 0:
 			inside++
-			for k := 0; k < Classes; k++ {
+			for k := 0; k < model.Classes; k++ {
 				d := math.Exp(logSoftmaxAt(z, k))
 				if k == int(s.Y[0]) {
 					d--
 				}
-				want += float64(p.W2.Data[j*Classes+k]) * d
+				want += float64(p.Layers[1].W.Data[j*model.Classes+k]) * d
 			}
 		}
 		if math.Abs(float64(g[1][j])-want) > 1e-5 || (want == 0 && g[1][j] != 0) {

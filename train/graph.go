@@ -1,72 +1,93 @@
-package model
+package train
 
 import (
 	"fmt"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"mnistc/model"
 )
 
-// trainGraph is the article's network as a gorgonia expression graph for one
-// fixed batch size: logits = relu(x·W1 + b1)·W2 + b2, cost = mean over the
-// batch of −log softmax(logits)[y]. Its weight nodes are bound to the
-// backing slices of a Params, so an optimizer that updates those slices in
-// place updates every graph built over the same Params.
+// trainGraph is the network as a gorgonia expression graph for one fixed
+// batch size: a1 = relu(x·W1 + b1), a_l = relu(a_{l−1}·W_l + b_l) for the
+// middle layers, logits = a_{N−1}·W_N + b_N, cost = mean over the batch of
+// −log softmax(logits)[y]. Its weight nodes are bound to the backing slices
+// of a Params, so an optimizer that updates those slices in place updates
+// every graph built over the same Params.
 type trainGraph struct {
 	g    *G.ExprGraph
 	x, y *G.Node
-	w    []*G.Node // w1, b1, w2, b2 in checkpoint order
+	w    []*G.Node // w1, b1, …, wN, bN in checkpoint order
 	dw   []*G.Node // the gradients of w, in the same order
 	// The float32 data of the inputs and of the outputs read each step,
 	// kept so a step does not ask gorgonia for them again (Data allocates).
 	xd, yd, qd []float32
 	out, lg    args
-	logits     *G.Node // batch×10
+	vals       []G.Value // grads' scratch
+	logits     *G.Node // batch×classes
 	cost       *G.Node
 	m          *stepMachine
 	xT, yT     *tensor.Dense
 	batch      int
+	in, cls    int // input width, classes
 	// With distillation, q holds the teacher's soft targets for the batch.
 	qT *tensor.Dense
 	// With activation quantization, inputs are quantized as they load.
-	aq *ActQuant
+	aq *model.ActQuant
 }
 
 // newTrainGraph builds the graph for batches of the given size over p; with
 // d, the cost is the distillation loss (see Distill); with aq, activations
-// are fake-quantized (the input as it is loaded, the hidden ReLU output by
+// are fake-quantized (the input as it is loaded, each hidden ReLU output by
 // a fakeQuant node whose gradient is the straight-through estimator).
-func newTrainGraph(p *Params, batch int, d *Distill, aq *ActQuant) (*trainGraph, error) {
-	h := p.Hidden()
+//
+// The first layer is one fused op without an input gradient (nothing below
+// it learns); a middle layer is the linear op with its input gradient and
+// ReLU fused in; the last is the linear op.
+func newTrainGraph(p *model.Params, batch int, d *model.Distill, aq *model.ActQuant) (*trainGraph, error) {
+	if p.Depth() < 2 {
+		return nil, fmt.Errorf("the network needs at least one hidden layer, got %d layer(s)", p.Depth())
+	}
 	g := G.NewGraph()
-	tg := &trainGraph{g: g, batch: batch, aq: aq}
-	tg.xd, tg.yd = make([]float32, batch*Inputs), make([]float32, batch*Classes)
-	tg.xT = tensor.New(tensor.WithShape(batch, Inputs), tensor.WithBacking(tg.xd))
-	tg.yT = tensor.New(tensor.WithShape(batch, Classes), tensor.WithBacking(tg.yd))
-	tg.x = G.NewMatrix(g, tensor.Float32, G.WithShape(batch, Inputs), G.WithName("x"), G.WithValue(tg.xT))
-	tg.y = G.NewMatrix(g, tensor.Float32, G.WithShape(batch, Classes), G.WithName("y"), G.WithValue(tg.yT))
+	in, cls := p.Inputs(), p.Classes()
+	tg := &trainGraph{g: g, batch: batch, aq: aq, in: in, cls: cls}
+	tg.xd, tg.yd = make([]float32, batch*in), make([]float32, batch*cls)
+	tg.xT = tensor.New(tensor.WithShape(batch, in), tensor.WithBacking(tg.xd))
+	tg.yT = tensor.New(tensor.WithShape(batch, cls), tensor.WithBacking(tg.yd))
+	tg.x = G.NewMatrix(g, tensor.Float32, G.WithShape(batch, in), G.WithName("x"), G.WithValue(tg.xT))
+	tg.y = G.NewMatrix(g, tensor.Float32, G.WithShape(batch, cls), G.WithName("y"), G.WithValue(tg.yT))
 	bind := func(name string, rows, cols int, data []float32) *G.Node {
 		v := tensor.New(tensor.WithShape(rows, cols), tensor.WithBacking(data))
 		return G.NewMatrix(g, tensor.Float32, G.WithShape(rows, cols), G.WithName(name), G.WithValue(v))
 	}
-	w1 := bind("w1", Inputs, h, p.W1.Data)
-	b1 := bind("b1", 1, h, p.B1.Data)
-	w2 := bind("w2", h, Classes, p.W2.Data)
-	b2 := bind("b2", 1, Classes, p.B2.Data)
-	tg.w = []*G.Node{w1, b1, w2, b2}
-
-	a1, err := G.ApplyOp(newHiddenLayer(), tg.x, w1, b1)
-	if err != nil {
-		return nil, fmt.Errorf("hidden layer: %w", err)
-	}
-	if aq != nil {
-		if a1, err = G.ApplyOp(fakeQuant{aq: aq, r: aq.Hidden}, a1); err != nil {
-			return nil, fmt.Errorf("fake-quantize hidden: %w", err)
+	a := tg.x
+	last := p.Depth() - 1
+	for l, L := range p.Layers {
+		w := bind(L.W.Name, L.In(), L.Out(), L.W.Data)
+		b := bind(L.B.Name, 1, L.Out(), L.B.Data)
+		tg.w = append(tg.w, w, b)
+		var op G.Op
+		switch {
+		case l == 0:
+			op = newHiddenLayer()
+		case l < last:
+			op = newLinearLayer(l+1, true)
+		default:
+			op = newLinearLayer(l+1, false)
+		}
+		var err error
+		if a, err = G.ApplyOp(op, a, w, b); err != nil {
+			return nil, fmt.Errorf("layer %d: %w", l+1, err)
+		}
+		if aq != nil && l < last {
+			if a, err = G.ApplyOp(fakeQuant{aq: aq, r: aq.Range(l + 1)}, a); err != nil {
+				return nil, fmt.Errorf("fake-quantize layer %d output: %w", l+1, err)
+			}
 		}
 	}
-	if tg.logits, err = G.ApplyOp(newOutputLayer(), a1, w2, b2); err != nil {
-		return nil, fmt.Errorf("output layer: %w", err)
-	}
+	tg.logits = a
+	var err error
 	if tg.cost, err = G.ApplyOp(newSoftmaxCE(1), tg.logits, tg.y); err != nil {
 		return nil, fmt.Errorf("cross-entropy: %w", err)
 	}
@@ -87,10 +108,11 @@ func newTrainGraph(p *Params, batch int, d *Distill, aq *ActQuant) (*trainGraph,
 // distillCost is α·T²·CE(q, softmax(z/T)) + (1−α)·CE(y, softmax(z)).
 // CE(q, ·) is KL(q‖·) less the teacher's Σ q log q, which has no gradient;
 // the trainer adds it back to the loss it reports.
-func (tg *trainGraph) distillCost(g *G.ExprGraph, logits, hard *G.Node, d *Distill) (*G.Node, error) {
-	tg.qd = make([]float32, tg.batch*Classes)
-	tg.qT = tensor.New(tensor.WithShape(tg.batch, Classes), tensor.WithBacking(tg.qd))
-	q := G.NewMatrix(g, tensor.Float32, G.WithShape(tg.batch, Classes), G.WithName("q"), G.WithValue(tg.qT))
+func (tg *trainGraph) distillCost(g *G.ExprGraph, logits, hard *G.Node, d *model.Distill) (*G.Node, error) {
+	C := tg.cls
+	tg.qd = make([]float32, tg.batch*C)
+	tg.qT = tensor.New(tensor.WithShape(tg.batch, C), tensor.WithBacking(tg.qd))
+	q := G.NewMatrix(g, tensor.Float32, G.WithShape(tg.batch, C), G.WithName("q"), G.WithValue(tg.qT))
 	soft, err := G.ApplyOp(newSoftmaxCE(d.Temperature), logits, q)
 	if err != nil {
 		return nil, fmt.Errorf("soft cross-entropy: %w", err)
@@ -109,19 +131,19 @@ func (tg *trainGraph) distillCost(g *G.ExprGraph, logits, hard *G.Node, d *Disti
 // load copies the images idx of s into the graph's inputs (one-hot
 // targets) and, when distilling, their rows of the soft targets.
 func (tg *trainGraph) load(x []float32, y []uint8, soft []float32, idx []int) {
-	xd, yd := tg.xd, tg.yd
+	xd, yd, K, C := tg.xd, tg.yd, tg.in, tg.cls
 	clear(yd)
 	for r, i := range idx {
-		copy(xd[r*Inputs:(r+1)*Inputs], x[i*Inputs:(i+1)*Inputs])
-		yd[r*Classes+int(y[i])] = 1
+		copy(xd[r*K:(r+1)*K], x[i*K:(i+1)*K])
+		yd[r*C+int(y[i])] = 1
 	}
 	if tg.aq != nil {
-		tg.aq.quantizeInPlace(xd[:len(idx)*Inputs], tg.aq.Input)
+		tg.aq.QuantizeActivations(xd[:len(idx)*K], tg.aq.Range(0))
 	}
 	if tg.qT != nil {
 		qd := tg.qd
 		for r, i := range idx {
-			copy(qd[r*Classes:(r+1)*Classes], soft[i*Classes:(i+1)*Classes])
+			copy(qd[r*C:(r+1)*C], soft[i*C:(i+1)*C])
 		}
 	}
 }
@@ -145,23 +167,27 @@ func (tg *trainGraph) run(y []uint8, idx []int) (float64, int, error) {
 	}
 	lp := d[0]
 	correct := 0
+	C := tg.cls
 	for r, i := range idx {
-		if Argmax(lp[r*Classes:(r+1)*Classes]) == int(y[i]) {
+		if model.Argmax(lp[r*C:(r+1)*C]) == int(y[i]) {
 			correct++
 		}
 	}
 	return cost, correct, nil
 }
 
-// grads returns the gradient slices of w1, b1, w2, b2 after run.
+// grads returns the gradient slices of w1, b1, …, wN, bN after run.
 func (tg *trainGraph) grads() ([][]float32, error) {
-	var vals [4]G.Value
+	if len(tg.vals) != len(tg.dw) {
+		tg.vals = make([]G.Value, len(tg.dw))
+	}
+	vals := tg.vals
 	for i, n := range tg.dw {
 		if vals[i] = tg.m.value(n); vals[i] == nil {
 			return nil, fmt.Errorf("gradient of %s was not computed", tg.w[i].Name())
 		}
 	}
-	if _, err := tg.out.f32s("gradients", vals[:len(tg.dw)]...); err != nil {
+	if _, err := tg.out.f32s("gradients", vals...); err != nil {
 		return nil, err
 	}
 	return tg.out.d[:len(tg.dw)], nil

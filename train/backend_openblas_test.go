@@ -1,6 +1,6 @@
 //go:build openblas
 
-package model
+package train
 
 import (
 	"math"
@@ -10,6 +10,8 @@ import (
 	"gonum.org/v1/gonum/blas/gonum"
 	"gonum.org/v1/netlib/blas/netlib"
 	G "gorgonia.org/gorgonia"
+
+	"mnistc/model"
 )
 
 // TestOpenBLASAgreesWithPureGo: the OpenBLAS path and gonum's pure-Go BLAS
@@ -19,18 +21,18 @@ import (
 func TestOpenBLASAgreesWithPureGo(t *testing.T) {
 	res := smallTrained(t) // trained on OpenBLAS
 	train, test := realMNIST(t)
-	fast := Forward(res.Params, test.X, test.Len(), nil)
+	fast := model.Forward(res.Params, test.X, test.Len(), nil)
 	blas32.Use(gonum.Implementation{})
 	G.Use(gonum.Implementation{})
 	defer func() {
 		blas32.Use(netlib.Implementation{})
 		G.Use(netlib.Implementation{})
 	}()
-	slow := Forward(res.Params, test.X, test.Len(), nil)
+	slow := model.Forward(res.Params, test.X, test.Len(), nil)
 	for i := 0; i < test.Len(); i++ {
-		a, b := fast[i*Classes:(i+1)*Classes], slow[i*Classes:(i+1)*Classes]
-		if Argmax(a) != Argmax(b) {
-			t.Fatalf("image %d: OpenBLAS predicts %d, pure Go %d", i, Argmax(a), Argmax(b))
+		a, b := fast[i*model.Classes:(i+1)*model.Classes], slow[i*model.Classes:(i+1)*model.Classes]
+		if model.Argmax(a) != model.Argmax(b) {
+			t.Fatalf("image %d: OpenBLAS predicts %d, pure Go %d", i, model.Argmax(a), model.Argmax(b))
 		}
 		for k := range a {
 			if math.Abs(float64(a[k]-b[k])) > 1e-4*math.Max(1, math.Abs(float64(a[k]))) {
@@ -38,7 +40,7 @@ func TestOpenBLASAgreesWithPureGo(t *testing.T) {
 			}
 		}
 	}
-	cfg := DefaultTrainConfig()
+	cfg := model.DefaultTrainConfig()
 	cfg.Epochs = 1
 	tr, va := train.Slice(0, 6000), train.Slice(6000, 6500)
 	pure, err := Train(cfg, tr, va, Hooks{})

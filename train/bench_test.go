@@ -1,11 +1,12 @@
-package model
+package train
 
 import (
-	"fmt"
 	"math/rand"
 	"testing"
 
 	"mnistc/data"
+	"mnistc/internal/dense"
+	"mnistc/model"
 )
 
 // randomSet returns n images of uniform random pixels with random labels:
@@ -13,12 +14,12 @@ import (
 // would flatter it on MNIST's mostly blank pixels.
 func randomSet(n int, seed int64) data.Set {
 	rng := rand.New(rand.NewSource(seed))
-	s := data.Set{X: make([]float32, n*Inputs), Y: make([]uint8, n)}
+	s := data.Set{X: make([]float32, n*model.Inputs), Y: make([]uint8, n)}
 	for i := range s.X {
 		s.X[i] = rng.Float32()
 	}
 	for i := range s.Y {
-		s.Y[i] = uint8(rng.Intn(Classes))
+		s.Y[i] = uint8(rng.Intn(model.Classes))
 	}
 	return s
 }
@@ -34,7 +35,7 @@ func BenchmarkTrainStepBatch128(b *testing.B) { benchSteps(b, 128) }
 // 55,000 random images (the training split's size).
 func BenchmarkEpochBatch32(b *testing.B) {
 	s := randomSet(55000, 3)
-	cfg := DefaultTrainConfig()
+	cfg := model.DefaultTrainConfig()
 	cfg.Epochs = 1
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -47,42 +48,42 @@ func BenchmarkEpochBatch32(b *testing.B) {
 // BenchmarkEvalTestSet times evaluating 10,000 random images.
 func BenchmarkEvalTestSet(b *testing.B) {
 	s := randomSet(10000, 4)
-	p := InitGlorot(DefaultHidden, rand.New(rand.NewSource(5)))
+	p := model.InitGlorot(sizesOf(model.DefaultHidden), rand.New(rand.NewSource(5)))
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		Evaluate(p, s, nil)
+		model.Evaluate(p, s, nil)
 	}
 }
 
 // BenchmarkEvalMNIST times evaluating the 10,000 real test images: each
-// image over its non-zero pixels (Forward's path for MNIST), against the
+// image over its non-zero pixels (model.Forward's path for MNIST), against the
 // same images through the BLAS GEMMs, in one run.
 func BenchmarkEvalMNIST(b *testing.B) {
 	_, test := realMNIST(b)
-	p := InitGlorot(DefaultHidden, rand.New(rand.NewSource(5)))
+	p := model.InitGlorot(sizesOf(model.DefaultHidden), rand.New(rand.NewSource(5)))
 	b.Run("nonzero-pixels", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
-			Forward(p, test.X, test.Len(), nil)
+			model.Forward(p, test.X, test.Len(), nil)
 		}
 	})
 	b.Run("blas-gemm", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
-			ForwardBLAS(p, test.X, test.Len(), nil)
+			model.ForwardBLAS(p, test.X, test.Len(), nil)
 		}
 	})
 }
 
 // BenchmarkAdamStep times one fused Adam update of the 101,770 parameters.
 func BenchmarkAdamStep(b *testing.B) {
-	p := InitGlorot(DefaultHidden, rand.New(rand.NewSource(6)))
-	w := [][]float32{p.W1.Data, p.B1.Data, p.W2.Data, p.B2.Data}
-	src := InitGlorot(DefaultHidden, rand.New(rand.NewSource(7)))
-	g := [][]float32{make([]float32, len(p.W1.Data)), make([]float32, len(p.B1.Data)), make([]float32, len(p.W2.Data)), make([]float32, len(p.B2.Data))}
+	p := model.InitGlorot(sizesOf(model.DefaultHidden), rand.New(rand.NewSource(6)))
+	w := p.Data()
+	src := model.InitGlorot(sizesOf(model.DefaultHidden), rand.New(rand.NewSource(7)))
+	g := [][]float32{make([]float32, len(p.Layers[0].W.Data)), make([]float32, len(p.Layers[0].B.Data)), make([]float32, len(p.Layers[1].W.Data)), make([]float32, len(p.Layers[1].B.Data))}
 	opt := NewAdam(1e-3, 0.9, 0.999, 1e-7, []int{len(w[0]), len(w[1]), len(w[2]), len(w[3])})
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		copy(g[0], src.W1.Data)
-		copy(g[2], src.W2.Data)
+		copy(g[0], src.Layers[0].W.Data)
+		copy(g[2], src.Layers[1].W.Data)
 		opt.Step(w, g)
 	}
 }
@@ -90,7 +91,7 @@ func BenchmarkAdamStep(b *testing.B) {
 // BenchmarkEpochBatch128 times one epoch at batch 128 on 55,000 random images.
 func BenchmarkEpochBatch128(b *testing.B) {
 	s := randomSet(55000, 3)
-	cfg := DefaultTrainConfig()
+	cfg := model.DefaultTrainConfig()
 	cfg.Epochs, cfg.Batch = 1, 128
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -115,7 +116,7 @@ func benchGEMM(b *testing.B, m, k, n int) {
 	a, w, c := mk(m, k), mk(k, n), make([]float32, m*n)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		layer(a, m, k, w, make([]float32, n), n, c)
+		dense.Layer(a, m, k, w, make([]float32, n), n, c)
 	}
 	b.ReportMetric(2*float64(m)*float64(k)*float64(n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
@@ -126,10 +127,13 @@ func BenchmarkGEMM1024x1024x1024(b *testing.B) { benchGEMM(b, 1024, 1024, 1024) 
 
 // benchStepsOn times b.N training steps (forward, backward, Adam) at one
 // batch size on random batches of s, reported per step.
-func benchStepsOn(b *testing.B, s data.Set, batch int) {
-	cfg := DefaultTrainConfig()
+func benchStepsOn(b *testing.B, s data.Set, batch int, layers ...int) {
+	cfg := model.DefaultTrainConfig()
 	cfg.Batch = batch
-	p := InitGlorot(cfg.Hidden, rand.New(rand.NewSource(1)))
+	if len(layers) > 0 {
+		cfg.Layers = layers
+	}
+	p := model.InitGlorot(sizesOf(cfg.Layers...), rand.New(rand.NewSource(1)))
 	tr, err := newTrainer(&p, cfg, s.Len())
 	if err != nil {
 		b.Fatal(err)
@@ -155,6 +159,7 @@ func BenchmarkTrainStepMNIST(b *testing.B) {
 	train, _ := realMNIST(b)
 	b.Run("batch32", func(b *testing.B) { benchStepsOn(b, train, 32) })
 	b.Run("batch128", func(b *testing.B) { benchStepsOn(b, train, 128) })
+	b.Run("lenet300/batch32", func(b *testing.B) { benchStepsOn(b, train, 32, 300, 100) })
 }
 
 // BenchmarkEpochMNIST times one epoch of the article's recipe on the
@@ -162,10 +167,14 @@ func BenchmarkTrainStepMNIST(b *testing.B) {
 func BenchmarkEpochMNIST(b *testing.B) {
 	train, _ := realMNIST(b)
 	train = train.Slice(0, 55000)
-	for _, batch := range []int{32, 128} {
-		b.Run(fmt.Sprintf("batch%d", batch), func(b *testing.B) {
-			cfg := DefaultTrainConfig()
-			cfg.Epochs, cfg.Batch = 1, batch
+	for _, c := range []struct {
+		name   string
+		batch  int
+		layers []int
+	}{{"batch32", 32, []int{128}}, {"batch128", 128, []int{128}}, {"lenet300/batch32", 32, []int{300, 100}}} {
+		b.Run(c.name, func(b *testing.B) {
+			cfg := model.DefaultTrainConfig()
+			cfg.Epochs, cfg.Batch, cfg.Layers = 1, c.batch, c.layers
 			for i := 0; i < b.N; i++ {
 				if _, err := Train(cfg, train, data.Set{}, Hooks{}); err != nil {
 					b.Fatal(err)

@@ -1,4 +1,4 @@
-package model
+package train
 
 import (
 	"fmt"
@@ -12,7 +12,9 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"mnistc/internal/dense"
 	"mnistc/internal/kernel"
+
 )
 
 // The training graph is built from three fused gorgonia ops — the hidden
@@ -27,7 +29,7 @@ import (
 //   - both layers and their weight gradients work over the non-zero entries
 //     of their inputs (MNIST digits are about 19 % ink; ReLU zeroes about half
 //     of the hidden units), summing rows of a matrix in registers with
-//     kernel.AccumRows — the same kernels and order as evaluation (Forward);
+//     kernel.AccumRows — the same kernels and order as evaluation (model.Forward);
 //   - every op writes into a buffer it owns, allocated once: gorgonia's tape
 //     machine drops its registers at each Reset, so gorgonia's own ops
 //     allocate (and clear) every output again at every step;
@@ -36,7 +38,7 @@ import (
 //
 // On MNIST no BLAS call is left in a training step, so training gives the
 // same bits with OpenBLAS, with gonum's pure-Go BLAS and with any thread
-// count. Inputs denser than sparseInput (random benchmark data) take the
+// count. Inputs denser than dense.SparseInput (random benchmark data) take the
 // BLAS GEMMs for the first layer and its gradient.
 
 //
@@ -67,13 +69,16 @@ func (o *owned) get(shape ...int) (*tensor.Dense, []float32) {
 // tensor.Dense.Data allocates a slice header through reflection at each
 // call, so asking once per tensor keeps a step free of garbage.
 type args struct {
-	v [4]G.Value
-	d [4][]float32
+	v []G.Value
+	d [][]float32
 }
 
-// f32s returns the float32 data of (at most four) values, or an error
-// naming op.
-func (a *args) f32s(op string, v ...G.Value) ([4][]float32, error) {
+// f32s returns the float32 data of the values, or an error naming op.
+func (a *args) f32s(op string, v ...G.Value) ([][]float32, error) {
+	if len(a.v) < len(v) {
+		a.v = append(a.v, make([]G.Value, len(v)-len(a.v))...)
+		a.d = append(a.d, make([][]float32, len(v)-len(a.d))...)
+	}
 	for i, x := range v {
 		if x == a.v[i] && a.d[i] != nil {
 			continue
@@ -102,7 +107,7 @@ func (f fusedOp) WriteHash(h hash.Hash) { fmt.Fprint(h, "mnistc."+f.name) }
 func (f fusedOp) Hashcode() uint32      { return hashOf(f) }
 func (f fusedOp) String() string        { return f.name }
 
-func (f *fusedOp) f32s(op string, v ...G.Value) ([4][]float32, error) {
+func (f *fusedOp) f32s(op string, v ...G.Value) ([][]float32, error) {
 	if f.in == nil {
 		f.in = new(args)
 	}
@@ -174,14 +179,14 @@ func (op *hiddenLayer) Do(v ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, h := v[0].Shape()[0], v[1].Shape()[1]
+	m, k, h := v[0].Shape()[0], v[0].Shape()[1], v[1].Shape()[1]
 	t, out := op.out.get(m, h)
-	if op.idx == nil {
-		op.idx, op.vals = make([]int32, Inputs+8), make([]float32, Inputs+8)
+	if len(op.idx) < k+8 {
+		op.idx, op.vals = make([]int32, k+8), make([]float32, k+8)
 	}
-	op.denseRows = firstLayerRows(d[0], 0, m, d[1], d[2], h, out, op.idx, op.vals, op.denseRows[:0])
-	firstLayerDense(d[0], op.denseRows, d[1], d[2], h, out)
-	relu(out)
+	op.denseRows = dense.SparseRows(d[0], k, 0, m, d[1], d[2], h, out, op.idx, op.vals, op.denseRows[:0])
+	dense.Rows(d[0], k, op.denseRows, d[1], d[2], h, out)
+	dense.Relu(out)
 	return t, nil
 }
 
@@ -234,7 +239,7 @@ func (op *reluGrad) Do(v ...G.Value) (G.Value, error) {
 // weight gradient. Row p is the sum, over the images whose pixel p is not
 // zero and in batch order, of x[b,p]·δ[b,:] (kernel.AccumRows): the
 // non-zero entries are sorted by pixel first (a counting sort). A batch with
-// more than sparseInput of its entries non-zero takes the BLAS GEMM.
+// more than dense.SparseInput of its entries non-zero takes the BLAS GEMM.
 type inputGrad struct {
 	fusedOp
 	out        owned
@@ -277,7 +282,7 @@ func (op *inputGrad) Do(v ...G.Value) (G.Value, error) {
 		total += kernel.NonZero(x[b*K:(b+1)*K], op.nzIdx[total:total+K+8], op.nzVal[total:total+K+8])
 		ends[b] = total
 	}
-	if total > int(sparseInput*float64(B*K)) {
+	if total > int(dense.SparseInput*float64(B*K)) {
 		return gemm(blas.Trans, v[0], v[1], t)
 	}
 	// Counting sort of the entries by pixel; within a pixel, images stay in
@@ -360,33 +365,44 @@ func ones(v []float32, n int) []float32 {
 	return v
 }
 
-// ---- output layer: z = a·W2 + b2 ----
+// ---- linear layers after the first: z = a·W + b, then ReLU for a middle layer ----
 
-type outputLayer struct {
+// linearLayer is a·W + b over each image's non-zero inputs, as Forward
+// computes it, with ReLU after it for a middle layer (relu set). Its
+// derivative includes the input gradient, which the layer below needs.
+type linearLayer struct {
 	fusedOp
+	relu  bool
 	out   owned
 	idx   []int32
 	vals  []float32
 	width int
 }
 
-func newOutputLayer() *outputLayer { return &outputLayer{fusedOp: fusedOp{name: "a×W2+b2"}} }
+// newLinearLayer returns layer l's op (1-based, for its name).
+func newLinearLayer(l int, relu bool) *linearLayer {
+	name := fmt.Sprintf("a×W%d+b%d", l, l)
+	if relu {
+		name = "relu(" + name + ")"
+	}
+	return &linearLayer{fusedOp: fusedOp{name: name}, relu: relu}
+}
 
-func (*outputLayer) Arity() int                { return 3 }
-func (*outputLayer) Type() hm.Type             { return fnType(3, false) }
-func (*outputLayer) DiffWRT(inputs int) []bool { return []bool{true, true, true} }
-func (*outputLayer) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+func (*linearLayer) Arity() int                { return 3 }
+func (*linearLayer) Type() hm.Type             { return fnType(3, false) }
+func (*linearLayer) DiffWRT(inputs int) []bool { return []bool{true, true, true} }
+func (*linearLayer) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	a, w := in[0].(tensor.Shape), in[1].(tensor.Shape)
 	if len(a) != 2 || len(w) != 2 || a[1] != w[0] {
-		return nil, fmt.Errorf("a×W2: shapes %v and %v do not multiply", a, w)
+		return nil, fmt.Errorf("a×W: shapes %v and %v do not multiply", a, w)
 	}
 	return tensor.Shape{a[0], w[1]}, nil
 }
 
-// Do sums, per image, the rows of W2 of its non-zero hidden units, as
-// Forward does.
-func (op *outputLayer) Do(v ...G.Value) (G.Value, error) {
-	d, err := op.f32s("output layer", v...)
+// Do sums, per image, the rows of W of its non-zero inputs, as Forward
+// does.
+func (op *linearLayer) Do(v ...G.Value) (G.Value, error) {
+	d, err := op.f32s(op.name, v...)
 	if err != nil {
 		return nil, err
 	}
@@ -402,20 +418,31 @@ func (op *outputLayer) Do(v ...G.Value) (G.Value, error) {
 		k := kernel.NonZero(a[b*H:(b+1)*H], op.idx, op.vals)
 		kernel.AccumRows(o, w, C, op.idx[:k], op.vals[:k])
 	}
+	if op.relu {
+		dense.Relu(out)
+	}
 	return t, nil
 }
 
-// SymDiff: ∂a = g·W2ᵀ, ∂W2 = aᵀ·g, ∂b2 = Σ_rows g.
-func (op *outputLayer) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	da, err := G.ApplyOp(&outGradIn{fusedOp: fusedOp{name: "g×W2ᵀ"}}, grad, inputs[1])
+// SymDiff: with ReLU, δ = g ⊙ [z > 0] first; then ∂a = δ·Wᵀ, ∂W = aᵀ·δ,
+// ∂b = Σ_rows δ.
+func (op *linearLayer) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	delta := grad
+	if op.relu {
+		var err error
+		if delta, err = G.ApplyOp(&reluGrad{fusedOp: fusedOp{name: "g⊙[a>0] " + op.name}}, output, grad); err != nil {
+			return nil, err
+		}
+	}
+	da, err := G.ApplyOp(&outGradIn{fusedOp: fusedOp{name: "δ×Wᵀ " + op.name}}, delta, inputs[1])
 	if err != nil {
 		return nil, err
 	}
-	dW, err := G.ApplyOp(&outGradW{fusedOp: fusedOp{name: "aᵀ×g"}}, inputs[0], grad)
+	dW, err := G.ApplyOp(&outGradW{fusedOp: fusedOp{name: "aᵀ×δ " + op.name}}, inputs[0], delta)
 	if err != nil {
 		return nil, err
 	}
-	db, err := G.ApplyOp(&colSum{fusedOp: fusedOp{name: "Σrows g"}}, grad)
+	db, err := G.ApplyOp(&colSum{fusedOp: fusedOp{name: "Σrows δ " + op.name}}, delta)
 	if err != nil {
 		return nil, err
 	}

@@ -1,10 +1,12 @@
-package model
+package train
 
 import (
+	"math"
 	"sync"
 	"testing"
 
 	"mnistc/data"
+	"mnistc/model"
 )
 
 var (
@@ -42,7 +44,7 @@ func smallTrained(t testing.TB) TrainResult {
 	t.Helper()
 	train, _ := realMNIST(t)
 	smallOnce.Do(func() {
-		cfg := DefaultTrainConfig()
+		cfg := model.DefaultTrainConfig()
 		cfg.Epochs = 1
 		tr, va, err := data.Split(train.Slice(0, 6500), 500)
 		if err != nil {
@@ -55,4 +57,19 @@ func smallTrained(t testing.TB) TrainResult {
 		t.Fatal(smallErr)
 	}
 	return smallModel
+}
+
+// sizesOf returns the sizes of an MNIST network with the given hidden widths.
+func sizesOf(hidden ...int) []int {
+	return append(append([]int{model.Inputs}, hidden...), model.Classes)
+}
+
+// logSoftmaxAt returns log softmax(v)[k], computed stably in float64.
+func logSoftmaxAt(v []float32, k int) float64 {
+	mx := float64(v[model.Argmax(v)])
+	var s float64
+	for _, x := range v {
+		s += math.Exp(float64(x) - mx)
+	}
+	return float64(v[k]) - mx - math.Log(s)
 }

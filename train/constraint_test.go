@@ -1,16 +1,17 @@
-package model
+package train
 
 import (
 	"math/rand"
 	"testing"
 
 	"mnistc/data"
+	"mnistc/model"
 )
 
 // fixedMask holds the first half of w1's entries at zero.
 type fixedMask struct{ held [][]bool }
 
-func (f fixedMask) Project(shadow, p *Params, _ int) {
+func (f fixedMask) Project(shadow, p *model.Params, _ int) {
 	for k, t := range shadow.Tensors() {
 		copy(p.Tensors()[k].Data, t.Data)
 		if f.held[k] != nil {
@@ -24,15 +25,15 @@ func (f fixedMask) Held() [][]bool { return f.held }
 // TestHeldEntriesStayZero: after every step the held weights, their shadow
 // values and their Adam moments are exactly zero, and the others train.
 func TestHeldEntriesStayZero(t *testing.T) {
-	p := InitGlorot(16, rand.New(rand.NewSource(3)))
-	held := make([]bool, len(p.W1.Data))
+	p := model.InitGlorot(sizesOf(16), rand.New(rand.NewSource(3)))
+	held := make([]bool, len(p.Layers[0].W.Data))
 	for i := range held[:len(held)/2] {
 		held[i] = true
 	}
 	c := fixedMask{held: [][]bool{held, nil, nil, nil}}
 	s := randomSet(256, 4)
-	cfg := DefaultTrainConfig()
-	cfg.Hidden = 16
+	cfg := model.DefaultTrainConfig()
+	cfg.Layers = []int{16}
 	shadow := p.Clone()
 	tr, err := newTrainer(&p, cfg, s.Len())
 	if err != nil {
@@ -40,7 +41,7 @@ func TestHeldEntriesStayZero(t *testing.T) {
 	}
 	tr.constrain(&shadow, c)
 	c.Project(&shadow, &p, 0)
-	before := append([]float32(nil), p.W1.Data...)
+	before := append([]float32(nil), p.Layers[0].W.Data...)
 	idx := make([]int, 32)
 	for step := 0; step < 20; step++ {
 		for i := range idx {
@@ -50,14 +51,14 @@ func TestHeldEntriesStayZero(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i, h := range held {
-			if h && (p.W1.Data[i] != 0 || shadow.W1.Data[i] != 0 || tr.opt.m[0][i] != 0 || tr.opt.v[0][i] != 0) {
-				t.Fatalf("step %d: held w1[%d] = %v (shadow %v, m %v, v %v), want all 0", step, i, p.W1.Data[i], shadow.W1.Data[i], tr.opt.m[0][i], tr.opt.v[0][i])
+			if h && (p.Layers[0].W.Data[i] != 0 || shadow.Layers[0].W.Data[i] != 0 || tr.opt.m[0][i] != 0 || tr.opt.v[0][i] != 0) {
+				t.Fatalf("step %d: held w1[%d] = %v (shadow %v, m %v, v %v), want all 0", step, i, p.Layers[0].W.Data[i], shadow.Layers[0].W.Data[i], tr.opt.m[0][i], tr.opt.v[0][i])
 			}
 		}
 	}
 	moved := 0
 	for i, h := range held {
-		if !h && p.W1.Data[i] != before[i] {
+		if !h && p.Layers[0].W.Data[i] != before[i] {
 			moved++
 		}
 	}
@@ -70,13 +71,13 @@ func TestHeldEntriesStayZero(t *testing.T) {
 // saturated.
 type saturateW2 struct{ sat [][]bool }
 
-func (s *saturateW2) Project(shadow, p *Params, _ int) {
+func (s *saturateW2) Project(shadow, p *model.Params, _ int) {
 	for k, t := range shadow.Tensors() {
 		copy(p.Tensors()[k].Data, t.Data)
 	}
 	if s.sat == nil {
 		s.sat = make([][]bool, 4)
-		s.sat[2] = make([]bool, len(shadow.W2.Data))
+		s.sat[2] = make([]bool, len(shadow.Layers[1].W.Data))
 		for i := range s.sat[2] {
 			s.sat[2][i] = true
 		}
@@ -90,21 +91,21 @@ func (s *saturateW2) Saturated() [][]bool { return s.sat }
 // W2 does not move while W1 does.
 func TestSaturatedGetNoGradient(t *testing.T) {
 	train, _ := realMNIST(t)
-	start := InitGlorot(16, rand.New(rand.NewSource(2)))
-	cfg := DefaultTrainConfig()
+	start := model.InitGlorot(sizesOf(16), rand.New(rand.NewSource(2)))
+	cfg := model.DefaultTrainConfig()
 	cfg.Epochs = 1
 	res, err := FineTune(start, cfg, &saturateW2{}, train.Slice(0, 640), data.Set{}, Hooks{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, w := range res.Params.W2.Data {
-		if w != start.W2.Data[i] {
-			t.Fatalf("saturated W2[%d] moved: %v → %v", i, start.W2.Data[i], w)
+	for i, w := range res.Params.Layers[1].W.Data {
+		if w != start.Layers[1].W.Data[i] {
+			t.Fatalf("saturated W2[%d] moved: %v → %v", i, start.Layers[1].W.Data[i], w)
 		}
 	}
 	moved := 0
-	for i, w := range res.Params.W1.Data {
-		if w != start.W1.Data[i] {
+	for i, w := range res.Params.Layers[0].W.Data {
+		if w != start.Layers[0].W.Data[i] {
 			moved++
 		}
 	}

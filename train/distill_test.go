@@ -1,9 +1,11 @@
-package model
+package train
 
 import (
 	"math"
 	"math/rand"
 	"testing"
+
+	"mnistc/model"
 )
 
 // TestDistillLossByHand: the distillation graph's cost plus the teacher's
@@ -12,13 +14,13 @@ import (
 // Σ_i [α·T·(softmax(z_i/T) − q_i) + (1−α)(softmax(z_i) − y_i)]/B.
 func TestDistillLossByHand(t *testing.T) {
 	rng := rand.New(rand.NewSource(21))
-	student, teacher := InitGlorot(8, rng), InitGlorot(16, rng)
-	for i := range teacher.B2.Data {
-		teacher.B2.Data[i] = float32(rng.NormFloat64())
+	student, teacher := model.InitGlorot(sizesOf(8), rng), model.InitGlorot(sizesOf(16), rng)
+	for i := range teacher.Layers[1].B.Data {
+		teacher.Layers[1].B.Data[i] = float32(rng.NormFloat64())
 	}
 	const B = 5
 	s := randomSet(B, 22)
-	d := &Distill{Temperature: 4, Alpha: 0.7}
+	d := &model.Distill{Temperature: 4, Alpha: 0.7}
 	q, negEnt := SoftTargets(teacher, s, d.Temperature)
 	tg, err := newTrainGraph(&student, B, d, nil)
 	if err != nil {
@@ -35,18 +37,18 @@ func TestDistillLossByHand(t *testing.T) {
 		h += e
 	}
 	got := cost + d.Alpha*d.Temperature*d.Temperature*h/B
-	z := Forward(student, s.X, B, nil)
+	z := model.Forward(student, s.X, B, nil)
 	var want float64
-	db2 := make([]float64, Classes)
+	db2 := make([]float64, model.Classes)
 	for i := 0; i < B; i++ {
-		row := z[i*Classes : (i+1)*Classes]
-		zT := make([]float32, Classes)
+		row := z[i*model.Classes : (i+1)*model.Classes]
+		zT := make([]float32, model.Classes)
 		for k, v := range row {
 			zT[k] = v / float32(d.Temperature)
 		}
 		var kl float64
-		for k := 0; k < Classes; k++ {
-			qk := float64(q[i*Classes+k])
+		for k := 0; k < model.Classes; k++ {
+			qk := float64(q[i*model.Classes+k])
 			kl += qk * (math.Log(qk) - logSoftmaxAt(zT, k))
 			pT, p := math.Exp(logSoftmaxAt(zT, k)), math.Exp(logSoftmaxAt(row, k))
 			y := 0.0
@@ -75,15 +77,15 @@ func TestDistillLossByHand(t *testing.T) {
 func TestDistilledStudentLearns(t *testing.T) {
 	teacher := smallTrained(t)
 	train, test := realMNIST(t)
-	cfg := DefaultTrainConfig()
-	cfg.Epochs, cfg.Hidden = 1, 16
-	cfg.Distill = &Distill{Temperature: 4, Alpha: 0.9}
+	cfg := model.DefaultTrainConfig()
+	cfg.Epochs, cfg.Layers = 1, []int{16}
+	cfg.Distill = &model.Distill{Temperature: 4, Alpha: 0.9}
 	res, err := TrainDistilled(cfg, teacher.Params, train.Slice(0, 6000), train.Slice(6000, 6500), Hooks{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := Evaluate(res.Params, test, nil)
-	if r.Accuracy < 0.70 || res.Params.Hidden() != 16 {
+	r := model.Evaluate(res.Params, test, nil)
+	if r.Accuracy < 0.70 || res.Params.Hidden()[0] != 16 {
 		t.Errorf("distilled 784-16-10: %.4f (hidden %d); want ≥ 0.70", r.Accuracy, res.Params.Hidden())
 	}
 	cfg.Distill = nil
@@ -91,5 +93,5 @@ func TestDistilledStudentLearns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("784-16-10, one epoch on 6,000 images: distilled %.4f, alone %.4f", r.Accuracy, Evaluate(alone.Params, test, nil).Accuracy)
+	t.Logf("784-16-10, one epoch on 6,000 images: distilled %.4f, alone %.4f", r.Accuracy, model.Evaluate(alone.Params, test, nil).Accuracy)
 }

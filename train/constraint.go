@@ -1,9 +1,10 @@
-package model
+package train
 
 import (
 	"math/rand"
 
 	"mnistc/data"
+	"mnistc/model"
 )
 
 // Constraint keeps training inside a compressed form, such as pruning
@@ -13,7 +14,7 @@ type Constraint interface {
 	// Project writes into p the weights the forward pass uses, derived from
 	// shadow. step counts the optimizer steps taken so far (0 before the
 	// first), so a schedule can change the constraint as training goes on.
-	Project(shadow, p *Params, step int)
+	Project(shadow, p *model.Params, step int)
 	// Held reports, per tensor in checkpoint order (a nil entry: none), the
 	// entries held at zero: after every step their gradient, Adam moments
 	// and shadow value are zero, so a pruned weight stays pruned and the
@@ -36,13 +37,13 @@ type Saturater interface {
 // TrainConstrained trains a fresh network like Train, with the constraint
 // c held from the first step (the article's §4 flow: the compression
 // "layers" are in the model while it trains).
-func TrainConstrained(cfg TrainConfig, c Constraint, train, val data.Set, hooks Hooks) (TrainResult, error) {
+func TrainConstrained(cfg model.TrainConfig, c Constraint, train, val data.Set, hooks Hooks) (TrainResult, error) {
 	cfg, err := begin(cfg, train, val)
 	if err != nil {
 		return TrainResult{}, err
 	}
 	rng := rand.New(rand.NewSource(cfg.Seed))
-	p := InitGlorot(cfg.Hidden, rng)
+	p := model.InitGlorot(sizes(cfg), rng)
 	shadow := constrainStart(&p, c)
 	res, err := fitWith(&p, fitOpts{shadow: shadow, c: c}, cfg, train, val, rng, hooks)
 	res.Params, res.Config = p, cfg
@@ -50,7 +51,7 @@ func TrainConstrained(cfg TrainConfig, c Constraint, train, val data.Set, hooks 
 }
 
 // constrainStart makes the shadow copy and the first projection.
-func constrainStart(p *Params, c Constraint) *Params {
+func constrainStart(p *model.Params, c Constraint) *model.Params {
 	if c == nil {
 		return nil
 	}
@@ -63,8 +64,11 @@ func constrainStart(p *Params, c Constraint) *Params {
 // FineTune continues training start with the recipe cfg (the hidden width
 // comes from start) under the constraint c (nil: plain fine-tuning) and
 // returns the projected weights: what the constraint allows.
-func FineTune(start Params, cfg TrainConfig, c Constraint, train, val data.Set, hooks Hooks) (TrainResult, error) {
-	cfg.Hidden = start.Hidden()
+func FineTune(start model.Params, cfg model.TrainConfig, c Constraint, train, val data.Set, hooks Hooks) (TrainResult, error) {
+	if err := start.CheckData(data.Pixels, data.Classes); err != nil {
+		return TrainResult{}, err
+	}
+	cfg.Layers = start.Hidden()
 	cfg, err := begin(cfg, train, val)
 	if err != nil {
 		return TrainResult{}, err
@@ -78,7 +82,7 @@ func FineTune(start Params, cfg TrainConfig, c Constraint, train, val data.Set, 
 }
 
 // holdShadow zeroes the held entries of the shadow weights.
-func holdShadow(shadow *Params, held [][]bool) {
+func holdShadow(shadow *model.Params, held [][]bool) {
 	for k, t := range shadow.Tensors() {
 		if k < len(held) {
 			zeroWhere(t.Data, held[k])

@@ -1,4 +1,4 @@
-package model
+package train
 
 import (
 	"fmt"
@@ -7,19 +7,21 @@ import (
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"mnistc/model"
 )
 
 // fakeQuant quantizes activations in the forward pass with the rule the
-// evaluation path uses (ActQuant over one range), and its derivative is the
+// evaluation path uses (model.ActQuant over one range), and its derivative is the
 // straight-through estimator: the gradient passes unchanged where the
 // input lies inside the range and is zero where it was clamped.
 type fakeQuant struct {
-	aq *ActQuant
-	r  Range
+	aq *model.ActQuant
+	r  model.Range
 }
 
 // steGrad is fakeQuant's derivative: grad where lo ≤ a ≤ hi, else 0.
-type steGrad struct{ r Range }
+type steGrad struct{ r model.Range }
 
 func (fakeQuant) Arity() int           { return 1 }
 func (fakeQuant) Type() hm.Type        { return hm.NewFnType(matType, matType) }
@@ -46,7 +48,7 @@ func (f fakeQuant) Do(v ...G.Value) (G.Value, error) {
 	out := tensor.New(tensor.WithShape(v[0].Shape().Clone()...), tensor.Of(tensor.Float32))
 	od := out.Data().([]float32)
 	copy(od, in)
-	f.aq.quantizeInPlace(od, f.r)
+	f.aq.QuantizeActivations(od, f.r)
 	return out, nil
 }
 

@@ -1,4 +1,4 @@
-package model
+package train
 
 import (
 	"fmt"
@@ -6,64 +6,8 @@ import (
 	"time"
 
 	"mnistc/data"
+	"mnistc/model"
 )
-
-// TrainConfig is the training recipe. DefaultTrainConfig is the article's:
-// Keras defaults for Adam, batch 32, 10 epochs, Glorot-uniform kernels.
-type TrainConfig struct {
-	Epochs int     `json:"epochs"`
-	Batch  int     `json:"batch"`
-	LR     float64 `json:"lr"`
-	Beta1  float64 `json:"beta1"`
-	Beta2  float64 `json:"beta2"`
-	Eps    float64 `json:"eps"`
-	Seed   int64   `json:"seed"`
-	Hidden int     `json:"hidden"`
-	// TrainImages and ValImages record the sizes of the sets used; they are
-	// filled in by Train, not read by it.
-	TrainImages int `json:"train_images"`
-	ValImages   int `json:"val_images"`
-	// Distill, when set, trains from a teacher's soft targets.
-	Distill *Distill `json:"distill,omitempty"`
-	// ActQuant, when set, fake-quantizes activations during training
-	// (fixed, calibrated ranges; see fakeQuant).
-	ActQuant *ActQuant `json:"actquant,omitempty"`
-}
-
-// DefaultTrainConfig returns the article's recipe with seed 1.
-func DefaultTrainConfig() TrainConfig {
-	return TrainConfig{Epochs: 10, Batch: 32, LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-7, Seed: 1, Hidden: DefaultHidden}
-}
-
-// Validate reports the first field out of range, named as its flag is.
-func (c TrainConfig) Validate() error {
-	switch {
-	case c.Epochs < 1:
-		return fmt.Errorf("epochs %d out of range: want ≥ 1", c.Epochs)
-	case c.Batch < 1:
-		return fmt.Errorf("batch %d out of range: want ≥ 1", c.Batch)
-	case !(c.LR > 0):
-		return fmt.Errorf("lr %v out of range: want > 0", c.LR)
-	case !(c.Beta1 >= 0 && c.Beta1 < 1) || !(c.Beta2 >= 0 && c.Beta2 < 1):
-		return fmt.Errorf("beta1 %v / beta2 %v out of range: want 0 ≤ β < 1", c.Beta1, c.Beta2)
-	case !(c.Eps > 0):
-		return fmt.Errorf("eps %v out of range: want > 0", c.Eps)
-	case c.Hidden < 1:
-		return fmt.Errorf("hidden %d out of range: want ≥ 1", c.Hidden)
-	}
-	return nil
-}
-
-// EpochStats summarises one epoch. Train loss and accuracy are running
-// means over the epoch's batches (as Keras reports them); the validation
-// figures are measured after the epoch.
-type EpochStats struct {
-	Epoch         int     `json:"epoch"`
-	TrainLoss     float64 `json:"train_loss"`
-	TrainAccuracy float64 `json:"train_accuracy"`
-	ValLoss       float64 `json:"val_loss,omitempty"`
-	ValAccuracy   float64 `json:"val_accuracy,omitempty"`
-}
 
 // Hooks lets a caller watch training. Every field may be nil.
 type Hooks struct {
@@ -71,38 +15,46 @@ type Hooks struct {
 	// index and the number of batches in the epoch.
 	Batch func(epoch, batch, batches int)
 	// Epoch is called after each epoch with its stats and wall time.
-	Epoch func(s EpochStats, elapsed time.Duration)
+	Epoch func(s model.EpochStats, elapsed time.Duration)
 }
 
 // TrainResult is what Train returns: the trained parameters, the per-epoch
 // history and the wall time of each epoch (kept apart from the history so
 // checkpoints stay byte-identical across runs).
 type TrainResult struct {
-	Params  Params
-	Config  TrainConfig
-	History []EpochStats
+	Params  model.Params
+	Config  model.TrainConfig
+	History []model.EpochStats
 	Seconds []float64
 }
 
 // Train trains a fresh network on train with the recipe cfg, evaluating on
 // val (which may be empty) after each epoch. Every sample is used each
 // epoch: the last, smaller batch runs through a second graph of its size.
-func Train(cfg TrainConfig, train, val data.Set, hooks Hooks) (TrainResult, error) {
+func Train(cfg model.TrainConfig, train, val data.Set, hooks Hooks) (TrainResult, error) {
 	return TrainConstrained(cfg, nil, train, val, hooks)
 }
 
 // begin validates the recipe against the data and records the set sizes
 // in it: the common start of every training entry point.
-func begin(cfg TrainConfig, train, val data.Set) (TrainConfig, error) {
+func begin(cfg model.TrainConfig, train, val data.Set) (model.TrainConfig, error) {
 	if err := cfg.Validate(); err != nil {
 		return cfg, err
 	}
 	if train.Len() == 0 {
 		return cfg, fmt.Errorf("training set is empty")
 	}
+	if err := model.CheckSizes(sizes(cfg)); err != nil {
+		return cfg, fmt.Errorf("layers %v: %v", cfg.Layers, err)
+	}
 	cfg.TrainImages, cfg.ValImages = train.Len(), val.Len()
 	return cfg, nil
 }
+
+// sizes returns the network's widths for the recipe: the input width and
+// the class count are MNIST's (data.Pixels, data.Classes), the layers the
+// recipe's.
+func sizes(cfg model.TrainConfig) []int { return cfg.Sizes(data.Pixels, data.Classes) }
 
 // trainer owns what one training run needs: the graph for full batches,
 // the graph for the last partial batch (nil when n divides evenly) and the
@@ -114,7 +66,7 @@ type trainer struct {
 	batch      int
 	// With a constraint, the optimizer updates shadow and the graph's
 	// weights p are projected from it after every step.
-	p, shadow *Params
+	p, shadow *model.Params
 	c         Constraint
 	steps     int
 	lastHeld  [][]bool    // the masks whose moments and shadow were last cleared
@@ -129,14 +81,14 @@ type trainer struct {
 // fitOpts are fit's optional parts: a constraint over shadow weights, or
 // distillation's soft targets.
 type fitOpts struct {
-	shadow *Params
+	shadow *model.Params
 	c      Constraint
 	soft   []float32
 	negEnt []float64
 }
 
 // newTrainer builds the graphs for batches of cfg.Batch (capped at n) over p.
-func newTrainer(p *Params, cfg TrainConfig, n int) (*trainer, error) {
+func newTrainer(p *model.Params, cfg model.TrainConfig, n int) (*trainer, error) {
 	t := &trainer{batch: min(cfg.Batch, n)}
 	var err error
 	if t.full, err = newTrainGraph(p, t.batch, cfg.Distill, cfg.ActQuant); err != nil {
@@ -148,7 +100,7 @@ func newTrainer(p *Params, cfg TrainConfig, n int) (*trainer, error) {
 		}
 	}
 	t.p = p
-	t.weights = [][]float32{p.W1.Data, p.B1.Data, p.W2.Data, p.B2.Data}
+	t.weights = p.Data()
 	sizes := make([]int, len(t.weights))
 	for i, w := range t.weights {
 		sizes[i] = len(w)
@@ -233,15 +185,15 @@ func (t *trainer) setHeld(held [][]bool) {
 
 // constrain makes the optimizer update shadow and project it into the
 // graph's weights through c after every step.
-func (t *trainer) constrain(shadow *Params, c Constraint) {
+func (t *trainer) constrain(shadow *model.Params, c Constraint) {
 	t.shadow, t.c = shadow, c
-	t.weights = [][]float32{shadow.W1.Data, shadow.B1.Data, shadow.W2.Data, shadow.B2.Data}
+	t.weights = shadow.Data()
 }
 
 // fitWith runs cfg.Epochs epochs of Adam over p in place, with options:
 // under a constraint the optimizer updates o.shadow and p holds the
 // projected weights; with soft targets the loss is distillation's.
-func fitWith(p *Params, o fitOpts, cfg TrainConfig, train, val data.Set, rng *rand.Rand, hooks Hooks) (TrainResult, error) {
+func fitWith(p *model.Params, o fitOpts, cfg model.TrainConfig, train, val data.Set, rng *rand.Rand, hooks Hooks) (TrainResult, error) {
 	n := train.Len()
 	tr, err := newTrainer(p, cfg, n)
 	if err != nil {
@@ -278,9 +230,9 @@ func fitWith(p *Params, o fitOpts, cfg TrainConfig, train, val data.Set, rng *ra
 				hooks.Batch(ep, b+1, batches)
 			}
 		}
-		st := EpochStats{Epoch: ep, TrainLoss: lossSum / float64(n), TrainAccuracy: float64(correct) / float64(n)}
+		st := model.EpochStats{Epoch: ep, TrainLoss: lossSum / float64(n), TrainAccuracy: float64(correct) / float64(n)}
 		if val.Len() > 0 {
-			r := Evaluate(*p, val, cfg.ActQuant)
+			r := model.Evaluate(*p, val, cfg.ActQuant)
 			st.ValLoss, st.ValAccuracy = r.Loss, r.Accuracy
 		}
 		elapsed := time.Since(start)

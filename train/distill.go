@@ -1,0 +1,63 @@
+package train
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+
+	"mnistc/data"
+	"mnistc/model"
+)
+
+// SoftTargets returns softmax(teacher logits / T) for every image of s
+// (n×10) and each image's Σ q log q, the teacher's negative entropy that
+// the loss's KL term contains.
+func SoftTargets(teacher model.Params, s data.Set, T float64) (q []float32, negEnt []float64) {
+	logits := model.Forward(teacher, s.X, s.Len(), nil)
+	C := teacher.Classes()
+	q = make([]float32, len(logits))
+	negEnt = make([]float64, s.Len())
+	for i := 0; i < s.Len(); i++ {
+		row := logits[i*C : (i+1)*C]
+		mx := float64(row[model.Argmax(row)]) / T
+		var sum float64
+		e := make([]float64, C)
+		for k, z := range row {
+			e[k] = math.Exp(float64(z)/T - mx)
+			sum += e[k]
+		}
+		for k := range e {
+			p := e[k] / sum
+			q[i*C+k] = float32(p)
+			if p > 0 {
+				negEnt[i] += p * math.Log(p)
+			}
+		}
+	}
+	return q, negEnt
+}
+
+// TrainDistilled trains a fresh student (layers cfg.Layers, initialised and
+// shuffled from cfg.Seed exactly as Train) from the teacher's soft targets
+// on train; cfg.Distill sets T and α.
+func TrainDistilled(cfg model.TrainConfig, teacher model.Params, train, val data.Set, hooks Hooks) (TrainResult, error) {
+	if cfg.Distill == nil {
+		return TrainResult{}, fmt.Errorf("no distillation settings")
+	}
+	cfg, err := begin(cfg, train, val)
+	if err != nil {
+		return TrainResult{}, err
+	}
+	if err := cfg.Distill.Validate(); err != nil {
+		return TrainResult{}, err
+	}
+	if err := teacher.CheckData(data.Pixels, data.Classes); err != nil {
+		return TrainResult{}, fmt.Errorf("teacher: %v", err)
+	}
+	q, negEnt := SoftTargets(teacher, train, cfg.Distill.Temperature)
+	rng := rand.New(rand.NewSource(cfg.Seed))
+	p := model.InitGlorot(sizes(cfg), rng)
+	res, err := fitWith(&p, fitOpts{soft: q, negEnt: negEnt}, cfg, train, val, rng, hooks)
+	res.Params, res.Config = p, cfg
+	return res, err
+}
