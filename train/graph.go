@@ -25,7 +25,7 @@ type trainGraph struct {
 	xd, yd, qd []float32
 	out, lg    args
 	vals       []G.Value // grads' scratch
-	logits     *G.Node // batch×classes
+	logits     *G.Node   // batch×classes
 	cost       *G.Node
 	m          *stepMachine
 	xT, yT     *tensor.Dense

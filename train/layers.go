@@ -14,7 +14,6 @@ import (
 
 	"mnistc/internal/dense"
 	"mnistc/internal/kernel"
-
 )
 
 // The training graph is built from three fused gorgonia ops — the hidden
