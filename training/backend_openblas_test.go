@@ -1,6 +1,6 @@
 //go:build openblas
 
-package train
+package training
 
 import (
 	"math"
