@@ -8,9 +8,10 @@ import (
 	"mnistc/model"
 )
 
-// actquant sets the inference path's activation quantizer: the input
-// pixels and the hidden ReLU output are fake-quantized to b bits over
-// ranges calibrated on the calibration split (unsigned: both are ≥ 0).
+// actquant sets the inference path's activation quantizer: every layer's
+// input — the pixels and each hidden ReLU output — is fake-quantized to b
+// bits over its own range calibrated on the calibration split (unsigned:
+// all are ≥ 0).
 type actquant struct{ spec Spec }
 
 func newActQuant(s Spec) Pass { return actquant{s} }
@@ -39,11 +40,20 @@ func (a actquant) Apply(in State, env Env) (State, error) {
 	if env.Calib.Len() == 0 {
 		return State{}, fmt.Errorf("actquant: calib=%s needs a calibration split (the validation images); it is empty", calib)
 	}
-	aq.Input = a.calibrate(env.Calib.X, b)
-	// The hidden range is calibrated on activations computed from the
-	// quantized input, as the quantized network will see them.
-	hid := model.HiddenActivations(out.Params, env.Calib.X, env.Calib.Len(), aq)
-	aq.Hidden = a.calibrate(hid, b)
+	p, n := out.Params, env.Calib.Len()
+	if p.Depth() == 0 {
+		return State{}, fmt.Errorf("actquant: the network has no layers")
+	}
+	if len(env.Calib.X) != n*p.Inputs() {
+		return State{}, fmt.Errorf("actquant: w1 takes %d inputs, but the calibration split holds %d values for %d images", p.Inputs(), len(env.Calib.X), n)
+	}
+	aq.Ranges = make([]model.Range, 0, p.Depth())
+	aq.Ranges = append(aq.Ranges, a.calibrate(env.Calib.X, b))
+	// Each hidden range is calibrated on activations computed with the
+	// earlier quantizers applied, as the quantized network will see them.
+	for l := 1; l < p.Depth(); l++ {
+		aq.Ranges = append(aq.Ranges, a.calibrate(model.Activations(p, env.Calib.X, n, aq, l), b))
+	}
 	out.ActQuant = aq
 	return out, nil
 }

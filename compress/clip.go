@@ -41,8 +41,13 @@ func perTensorLayers(s Spec, given map[string]string, key string) error {
 		names = append(names, n)
 	}
 	if _, ok := given["layers"]; !ok {
+		sortTensorNames(names)
 		s.Args["layers"] = strings.Join(names, "/")
 		return nil
+	}
+	switch s.Args["layers"] {
+	case EveryWeight, EveryTensor, EveryHidden:
+		return nil // the network's tensors are known at Apply, which checks them (Spec.Layers)
 	}
 	for _, l := range s.list("layers") {
 		if _, ok := s.perTensor(key, l); !ok {

@@ -12,14 +12,37 @@ import (
 	"mnistc/model"
 )
 
-// randomParams returns Glorot-initialised weights with small random biases.
+// randomParams returns a 784-h-10 network of Glorot-initialised weights
+// with small random first-layer biases.
 func randomParams(seed int64, h int) model.Params {
 	rng := rand.New(rand.NewSource(seed))
-	p := model.InitGlorot(h, rng)
-	for i := range p.B1.Data {
-		p.B1.Data[i] = float32(rng.NormFloat64() * 0.05)
+	p := model.InitGlorot([]int{model.Inputs, h, model.Classes}, rng)
+	for i := range p.Layers[0].B.Data {
+		p.Layers[0].B.Data[i] = float32(rng.NormFloat64() * 0.05)
 	}
 	return p
+}
+
+// randomNet returns a network of the given sizes with Glorot-initialised
+// weights and small random biases in every layer.
+func randomNet(seed int64, sizes ...int) model.Params {
+	rng := rand.New(rand.NewSource(seed))
+	p := model.InitGlorot(sizes, rng)
+	for _, l := range p.Layers {
+		for i := range l.B.Data {
+			l.B.Data[i] = float32(rng.NormFloat64() * 0.05)
+		}
+	}
+	return p
+}
+
+// weightsOf returns the data of every weight matrix of p, w1 first.
+func weightsOf(p model.Params) [][]float32 {
+	var out [][]float32
+	for _, l := range p.Layers {
+		out = append(out, l.W.Data)
+	}
+	return out
 }
 
 func apply(t *testing.T, spec string, s State) State {
@@ -178,9 +201,11 @@ func TestLiteralQuantizeZeroesTrainedWeights(t *testing.T) {
 	p := randomParams(2, 32)
 	for _, b := range []int{1, 4, 8, 16} {
 		out := apply(t, "quantize:scheme=literal,bits="+itoa(b), state(p))
-		for _, x := range append(out.Params.W1.Data, out.Params.W2.Data...) {
-			if x != 0 {
-				t.Fatalf("bits %d: literal left %v", b, x)
+		for _, w := range weightsOf(out.Params) {
+			for _, x := range w {
+				if x != 0 {
+					t.Fatalf("bits %d: literal left %v", b, x)
+				}
 			}
 		}
 	}
@@ -228,18 +253,18 @@ func TestPruneProperties(t *testing.T) {
 			}
 		}
 	}
-	if n := len(p.W1.Data) + len(p.W2.Data); kept != KeepCount(0.2, n) || maxPruned > minKept {
+	if n := len(p.Get("w1").Data) + len(p.Get("w2").Data); kept != KeepCount(0.2, n) || maxPruned > minKept {
 		t.Errorf("global: kept %d (want %d), max pruned %v, min kept %v: want one threshold", kept, KeepCount(0.2, n), maxPruned, minKept)
 	}
 	rnd := apply(t, "prune:keep=0.3,method=random,seed=5", state(p))
-	if nz := countNonzero(rnd.Params.W1.Data); nz != KeepCount(0.3, len(p.W1.Data)) {
-		t.Errorf("random: %d kept, want %d", nz, KeepCount(0.3, len(p.W1.Data)))
+	if nz := countNonzero(rnd.Params.Get("w1").Data); nz != KeepCount(0.3, len(p.Get("w1").Data)) {
+		t.Errorf("random: %d kept, want %d", nz, KeepCount(0.3, len(p.Get("w1").Data)))
 	}
 	if !reflect.DeepEqual(rnd, apply(t, "prune:keep=0.3,method=random,seed=5", state(p))) {
 		t.Error("random pruning with one seed is not deterministic")
 	}
 	per := apply(t, "prune:keep=w1:0.1/w2:0.5", state(p))
-	if countNonzero(per.Params.W1.Data) != KeepCount(0.1, len(p.W1.Data)) || countNonzero(per.Params.W2.Data) != KeepCount(0.5, len(p.W2.Data)) {
+	if countNonzero(per.Params.Get("w1").Data) != KeepCount(0.1, len(p.Get("w1").Data)) || countNonzero(per.Params.Get("w2").Data) != KeepCount(0.5, len(p.Get("w2").Data)) {
 		t.Error("per-tensor keep rates not applied")
 	}
 }
@@ -266,18 +291,20 @@ func TestPruneTiesDeterministic(t *testing.T) {
 }
 
 // TestNeuronPruningEqualsMasking: the smaller 784-k-10 network computes the
-// same logits as the dense one with the dropped units' weights zeroed.
+// same logits as the dense one with the dropped units' weights zeroed, and
+// the units kept are those with the largest incoming L2 norm.
 func TestNeuronPruningEqualsMasking(t *testing.T) {
 	p := randomParams(4, 32)
 	out := apply(t, "prune:keep=0.25,method=neuron", state(p))
 	q := out.Params
-	if q.Hidden() != 8 || !reflect.DeepEqual(q.W1.Shape, []int{784, 8}) || !reflect.DeepEqual(q.W2.Shape, []int{8, 10}) {
-		t.Fatalf("shapes %v %v, want 784×8 and 8×10", q.W1.Shape, q.W2.Shape)
+	if !reflect.DeepEqual(q.Sizes(), []int{784, 8, 10}) {
+		t.Fatalf("sizes %v, want 784-8-10", q.Sizes())
 	}
+	w1 := p.Get("w1").Data
 	norms := make([]float64, 32)
 	for i := 0; i < 784; i++ {
 		for j := 0; j < 32; j++ {
-			norms[j] += float64(p.W1.Data[i*32+j]) * float64(p.W1.Data[i*32+j])
+			norms[j] += float64(w1[i*32+j]) * float64(w1[i*32+j])
 		}
 	}
 	order := make([]int, 32)
@@ -286,55 +313,169 @@ func TestNeuronPruningEqualsMasking(t *testing.T) {
 	}
 	sort.SliceStable(order, func(a, b int) bool { return norms[order[a]] > norms[order[b]] })
 	masked := p.Clone()
+	mw1, mb1, mw2 := masked.Get("w1").Data, masked.Get("b1").Data, masked.Get("w2").Data
 	for _, j := range order[8:] {
 		for i := 0; i < 784; i++ {
-			masked.W1.Data[i*32+j] = 0
+			mw1[i*32+j] = 0
 		}
-		masked.B1.Data[j] = 0
+		mb1[j] = 0
 		for k := 0; k < 10; k++ {
-			masked.W2.Data[j*10+k] = 0
+			mw2[j*10+k] = 0
 		}
 	}
+	sameLogits(t, q, masked, 50, 1e-5)
+}
+
+// sameLogits checks that networks a and b give the same logits, within
+// tol, on n random inputs.
+func sameLogits(t *testing.T, a, b model.Params, n int, tol float64) {
+	t.Helper()
 	rng := rand.New(rand.NewSource(9))
-	x := make([]float32, 50*784)
+	x := make([]float32, n*a.Inputs())
 	for i := range x {
 		x[i] = rng.Float32()
 	}
-	a, b := model.Forward(q, x, 50, nil), model.Forward(masked, x, 50, nil)
-	for i := range a {
-		if math.Abs(float64(a[i]-b[i])) > 1e-5 {
-			t.Fatalf("logit %d: pruned net %v, masked dense net %v", i, a[i], b[i])
+	la, lb := model.Forward(a, x, n, nil), model.Forward(b, x, n, nil)
+	for i := range la {
+		if math.Abs(float64(la[i]-lb[i])) > tol {
+			t.Fatalf("logit %d: %s net %v, %s net %v", i, a.Arch(), la[i], b.Arch(), lb[i])
 		}
+	}
+}
+
+// masked returns p with the entries masks marks set to zero.
+func masked(p model.Params, masks map[string][]bool) model.Params {
+	q := p.Clone()
+	for name, m := range masks {
+		d := q.Get(name).Data
+		for i, drop := range m {
+			if drop {
+				d[i] = 0
+			}
+		}
+	}
+	return q
+}
+
+// TestNeuronPruningDeep: on a 20-8-6-4 network, pruning the units w2
+// outputs shrinks w2's columns, b2 and w3's rows and nothing else; the
+// smaller net computes what the network masked by PruneMasks computes (the
+// contract training relies on); pruning every hidden layer at once and the
+// default (the first hidden layer) behave alike.
+func TestNeuronPruningDeep(t *testing.T) {
+	p := randomNet(11, 20, 8, 6, 4)
+	cases := []struct {
+		spec  string
+		sizes []int
+		masks []string
+	}{
+		{"prune:method=neuron,keep=0.5,layers=w2", []int{20, 8, 3, 4}, []string{"b2", "w2", "w3"}},
+		{"prune:method=neuron,keep=w2:0.34", []int{20, 8, 2, 4}, []string{"b2", "w2", "w3"}},
+		{"prune:method=neuron,keep=0.5", []int{20, 4, 6, 4}, []string{"b1", "w1", "w2"}},
+		{"prune:method=neuron,keep=w1:0.25/w2:0.5", []int{20, 2, 3, 4}, []string{"b1", "b2", "w1", "w2", "w3"}},
+		{"prune:method=neuron,keep=0.5,layers=hidden", []int{20, 4, 3, 4}, []string{"b1", "b2", "w1", "w2", "w3"}},
+	}
+	for _, c := range cases {
+		out := apply(t, c.spec, state(p))
+		q := out.Params
+		if !reflect.DeepEqual(q.Sizes(), c.sizes) {
+			t.Fatalf("%s: sizes %v, want %v", c.spec, q.Sizes(), c.sizes)
+		}
+		if err := q.Validate(); err != nil {
+			t.Fatalf("%s: %v", c.spec, err)
+		}
+		spec, _ := ParseSpec(c.spec)
+		m, err := PruneMasks(&p, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for n := range m {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		if !reflect.DeepEqual(names, c.masks) {
+			t.Errorf("%s: masks for %v, want %v", c.spec, names, c.masks)
+		}
+		// Untouched tensors are carried over bit for bit.
+		for _, tn := range p.Tensors() {
+			if _, ok := m[tn.Name]; !ok && !reflect.DeepEqual(*tn, *q.Get(tn.Name)) {
+				t.Errorf("%s: %s changed though no unit of its layer was pruned", c.spec, tn.Name)
+			}
+		}
+		sameLogits(t, q, masked(p, m), 40, 1e-5)
+		// The kept units of each pruned layer have the largest incoming
+		// norms (over the inputs the earlier pruning left).
+		for l := 0; l+1 < p.Depth(); l++ {
+			if c.sizes[l+1] == p.Sizes()[l+1] {
+				continue
+			}
+			in, h := p.Layers[l].In(), p.Layers[l].Out()
+			before := m[model.BiasName(l)] // the inputs pruning dropped, if any (nil for l = 0)
+			minKept, maxDropped := math.Inf(1), -1.0
+			for j := 0; j < h; j++ {
+				var ss float64
+				for i := 0; i < in; i++ {
+					if before == nil || !before[i] {
+						x := float64(p.Layers[l].W.Data[i*h+j])
+						ss += x * x
+					}
+				}
+				if m[model.BiasName(l+1)][j] {
+					maxDropped = math.Max(maxDropped, ss)
+				} else {
+					minKept = math.Min(minKept, ss)
+				}
+			}
+			if maxDropped > minKept {
+				t.Errorf("%s: layer %d dropped a unit of norm² %v above a kept one's %v", c.spec, l+1, maxDropped, minKept)
+			}
+		}
+	}
+	// Pruning the last layer's outputs (the classes) is refused at Apply.
+	ps, err := Build([]string{"prune:method=neuron,layers=w3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ps[0].Apply(state(p), Env{}); err == nil || !strings.Contains(err.Error(), "w3 outputs the 4 classes") {
+		t.Errorf("neuron pruning of w3: error %v, want one saying w3 outputs the classes", err)
+	}
+	// A per-channel encoding of a shrunk weight follows its columns.
+	in := State{Params: p, Enc: map[string]Encoding{"w2": {Scheme: "symmetric", Bits: 4, Groups: 6, GroupBits: 32}, "w3": {Scheme: "symmetric", Bits: 4, Groups: 4, GroupBits: 32}}}
+	out := apply(t, "prune:method=neuron,keep=0.5,layers=w2", in)
+	if out.Enc["w2"].Groups != 3 || out.Enc["w3"].Groups != 4 {
+		t.Errorf("encodings after neuron pruning: %+v, want w2 in 3 groups and w3 in 4", out.Enc)
 	}
 }
 
 // TestClip: saturate bounds |w| ≤ T; constant writes t; std scales per tensor.
 func TestClip(t *testing.T) {
 	p := randomParams(5, 16)
+	w1 := p.Get("w1").Data
 	out := apply(t, "clip:threshold=0.03", state(p))
-	for _, x := range out.Params.W1.Data {
+	for _, x := range out.Params.Get("w1").Data {
 		if math.Abs(float64(x)) > 0.03+1e-9 {
 			t.Fatalf("saturate left %v > 0.03", x)
 		}
 	}
 	con := apply(t, "clip:threshold=0.03,mode=constant,value=0.25", state(p))
-	for i, x := range p.W1.Data {
+	for i, x := range w1 {
 		want := x
 		if math.Abs(float64(x)) > 0.03 {
 			want = 0.25
 		}
-		if con.Params.W1.Data[i] != want {
-			t.Fatalf("constant: w1[%d] %v → %v, want %v", i, x, con.Params.W1.Data[i], want)
+		if got := con.Params.Get("w1").Data[i]; got != want {
+			t.Fatalf("constant: w1[%d] %v → %v, want %v", i, x, got, want)
 		}
 	}
 	st := apply(t, "clip:std=1", state(p))
-	T := stddev(p.W2.Data)
-	for _, x := range st.Params.W2.Data {
+	T := stddev(p.Get("w2").Data)
+	for _, x := range st.Params.Get("w2").Data {
 		if math.Abs(float64(x)) > T*(1+1e-6) {
 			t.Fatalf("std=1: |%v| > %v", x, T)
 		}
 	}
-	if !reflect.DeepEqual(out.Params.B1, p.B1) {
+	if !reflect.DeepEqual(*out.Params.Get("b1"), *p.Get("b1")) {
 		t.Error("clip touched b1 without being asked")
 	}
 }
@@ -354,25 +495,34 @@ func TestLiteralPruneScales(t *testing.T) {
 
 func TestSpecErrors(t *testing.T) {
 	cases := map[string]string{
-		"shrink:bits=4":         `unknown pass "shrink"`,
-		"quantize:bitz=4":       `unknown key "bitz"`,
-		"quantize:bits=17":      "bits=17 out of range",
-		"quantize:bits=0":       "bits=0 out of range",
-		"quantize:bits=4.5":     "whole number",
-		"quantize:bits":         "malformed",
-		"quantize:scheme=fancy": "want one of symmetric",
-		"prune:keep=0":          "keep=0 out of range: want (0, 1]",
-		"prune:keep=1.5":        "out of range",
-		"prune:keep=w3:0.5":     "tensor:value pairs",
+		"shrink:bits=4":                             `unknown pass "shrink"`,
+		"quantize:bitz=4":                           `unknown key "bitz"`,
+		"quantize:bits=17":                          "bits=17 out of range",
+		"quantize:bits=0":                           "bits=0 out of range",
+		"quantize:bits=4.5":                         "whole number",
+		"quantize:bits":                             "malformed",
+		"quantize:scheme=fancy":                     "want one of symmetric",
+		"prune:keep=0":                              "keep=0 out of range: want (0, 1]",
+		"prune:keep=1.5":                            "out of range",
+		"prune:keep=x3:0.5":                         "tensor:value pairs",
+		"prune:keep=w0:0.5":                         "tensor:value pairs",
+		"prune:keep=w01:0.5":                        "tensor:value pairs",
 		"prune:keep=0.5,scope=global,method=random": "scope=global applies to method=magnitude only",
 		"prune:keep=w1:0.1/w2:0.2,scope=global":     "one threshold",
-		"prune:keep=0.5,method=neuron,layers=w1":    "neuron removes whole hidden units",
+		"prune:keep=0.5,method=neuron,layers=b1":    "names a hidden layer by the weight",
+		"prune:keep=b2:0.5,method=neuron":           "names a hidden layer by the weight",
+		"prune:keep=0.5,method=neuron,layers=all":   "not layers=all",
+		"prune:keep=0.5,layers=hidden":              "layers=hidden applies to method=neuron only",
+		"quantize:layers=hidden":                    "want weights, all or a '/'-separated list",
+		"quantize:layers=w1/weights":                "'/'-separated list",
+		"prune:keep=w1:0.5/w2:0.5,layers=w1/w3":     "gives no value for w3",
 		"clip:mode=saturate":                        "exactly one of threshold",
 		"clip:threshold=0.1,std=2":                  "exactly one of threshold",
 		"quantize:scheme=ternary,bits=4":            "ternary stores 2-bit codes",
 		"quantize:scheme=affine,range=mse":          "range=mse applies to scheme=symmetric",
 		"actquant:bits=4,percentile=99":             "percentile applies to calib=percentile",
-		"quantize:layers=w1/w9":                     "'/'-separated list",
+		"quantize:layers=w1/v9":                     "'/'-separated list",
+		"quantize:layers=w1/w1":                     "'/'-separated list",
 		"prune:keep=0.5,keep=0.4":                   "given twice",
 	}
 	for spec, want := range cases {

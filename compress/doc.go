@@ -9,5 +9,12 @@
 // single table of names, parameters, defaults and ranges that the parser,
 // the validation and `mnistc passes` all read. Lists inside a value are
 // separated by '/', and per-tensor values are written name:value
-// (keep=w1:0.1/w2:0.3).
+// (keep=w1:0.1/w3:0.3).
+//
+// Passes work on networks of any depth: tensors are named w1, b1, …, wN, bN
+// and a weight pass selects them with layers=, whose default is the keyword
+// "weights" (every weight matrix of the network the pass is applied to;
+// "all" adds the biases), so a spec means the same on every depth and its
+// canonical string does not depend on the network. Names a network lacks
+// are reported when the pass is applied (Spec.Layers).
 package compress

@@ -2,6 +2,7 @@ package compress
 
 import (
 	"fmt"
+	"strings"
 
 	"mnistc/data"
 	"mnistc/model"
@@ -70,18 +71,87 @@ func (s State) clone() State {
 	return out
 }
 
-// targets returns the tensors a weight pass touches: those named by its
-// layers argument.
+// targets returns the tensors a weight pass touches: those its layers
+// argument selects in p.
 func targets(p *model.Params, s Spec) ([]*model.Tensor, error) {
-	var out []*model.Tensor
-	for _, name := range s.list("layers") {
-		t := p.Get(name)
-		if t == nil {
-			return nil, fmt.Errorf("%s: no tensor %s", s.Name, name)
-		}
-		out = append(out, t)
+	names, err := s.Layers(p)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*model.Tensor, len(names))
+	for i, name := range names {
+		out[i] = p.Get(name)
 	}
 	return out, nil
+}
+
+// Layers returns the names of the tensors the weight pass s touches in p,
+// in the order the pass visits them: its layers argument resolved against
+// p's depth N — weights: w1 … wN; all: w1, b1, …, wN, bN; hidden: w1 …
+// w(N−1); a list: its names, in canonical order. For prune method=neuron
+// they are the weights whose output units it removes. A name p lacks, a
+// neuron layer that outputs the classes, and a per-tensor value list that
+// gives no value for a selected tensor are errors naming the tensor. A
+// pass without layers (actquant) touches no tensor.
+func (s Spec) Layers(p *model.Params) ([]string, error) {
+	v, ok := s.Args["layers"]
+	if !ok {
+		return nil, nil
+	}
+	if p.Depth() == 0 {
+		return nil, fmt.Errorf("%s: the network has no layers", s.Name)
+	}
+	depth := p.Depth()
+	var names []string
+	switch v {
+	case EveryWeight:
+		names = model.WeightNames(depth)
+	case EveryTensor:
+		names = model.TensorNames(depth)
+	case EveryHidden:
+		if depth < 2 {
+			return nil, fmt.Errorf("%s: layers=hidden: the %d-layer network %s has no hidden layer", s.Name, depth, p.Arch())
+		}
+		names = model.WeightNames(depth - 1)
+	default:
+		names = strings.Split(v, "/")
+		for _, n := range names {
+			if p.Get(n) == nil {
+				return nil, fmt.Errorf("%s: layers names %s, but the network %s has %s", s.Name, n, p.Arch(), strings.Join(model.TensorNames(depth), ", "))
+			}
+		}
+	}
+	if s.Name == "prune" && s.Args["method"] == "neuron" {
+		last := model.WeightName(depth)
+		for _, n := range names {
+			if !isWeightName(n) {
+				return nil, fmt.Errorf("prune: method=neuron names a hidden layer by the weight that outputs its units, not %s", n)
+			}
+			if n == last {
+				return nil, fmt.Errorf("prune: method=neuron removes hidden units, but %s outputs the %d classes of %s (hidden layers: %s)", n, p.Classes(), p.Arch(), hiddenText(depth))
+			}
+		}
+	}
+	def, _ := lookup(s.Name)
+	for _, pd := range def.Params {
+		if !pd.PerTensor || !strings.Contains(s.Args[pd.Key], ":") {
+			continue
+		}
+		for _, n := range names {
+			if _, ok := s.perTensor(pd.Key, n); !ok {
+				return nil, fmt.Errorf("%s: %s=%s gives no value for %s, which layers=%s selects in %s", s.Name, pd.Key, s.Args[pd.Key], n, v, p.Arch())
+			}
+		}
+	}
+	return names, nil
+}
+
+// hiddenText lists the weights whose outputs are hidden units, for errors.
+func hiddenText(depth int) string {
+	if depth < 2 {
+		return "none"
+	}
+	return strings.Join(model.WeightNames(depth-1), ", ")
 }
 
 // Build parses and validates every spec text for post-training use, so a

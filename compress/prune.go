@@ -6,6 +6,7 @@ import (
 	"math/rand"
 	"slices"
 	"sort"
+	"strings"
 
 	"mnistc/model"
 )
@@ -41,17 +42,50 @@ func checkPrune(s Spec, given map[string]string) error {
 		return fmt.Errorf("schedule applies to method=magnitude or neuron")
 	}
 	perTensor := s.Args["keep"] != "" && !isNumber(s.Args["keep"])
+	_, layersGiven := given["layers"]
 	switch {
-	case method == "neuron" && (perTensor || given["layers"] != ""):
-		return fmt.Errorf("method=neuron removes whole hidden units (columns of w1, entries of b1, rows of w2): keep is one number and layers does not apply")
-	case method == "neuron":
-		delete(s.Args, "layers")
-	case method == "literal" && given["layers"] == "":
-		s.Args["layers"] = "b1/b2/w1/w2" // the printed formula scales every weight and bias
+	case method == "neuron" && !layersGiven && !perTensor:
+		s.Args["layers"] = "w1" // the first hidden layer, as before networks had depth
+	case method != "neuron" && s.Args["layers"] == EveryHidden:
+		return fmt.Errorf("layers=hidden applies to method=neuron only; method=%s selects tensors (weights, all, or names like w1/w3)", method)
+	case method == "literal" && !layersGiven:
+		s.Args["layers"] = EveryTensor // the printed formula scales every weight and bias
 	case s.Args["scope"] == "global" && perTensor:
 		return fmt.Errorf("scope=global uses one threshold across tensors: keep must be one number")
 	}
-	return perTensorLayers(s, given, "keep")
+	if err := perTensorLayers(s, given, "keep"); err != nil {
+		return err
+	}
+	if method == "neuron" {
+		return checkNeuronLayers(s)
+	}
+	return nil
+}
+
+// checkNeuronLayers wants neuron pruning's layers to name hidden layers by
+// the weights that output their units (or be the keyword hidden), and a
+// per-tensor keep to give rates for such weights only.
+func checkNeuronLayers(s Spec) error {
+	v := s.Args["layers"]
+	if v == EveryHidden {
+		return nil
+	}
+	if v == EveryWeight || v == EveryTensor {
+		return fmt.Errorf("method=neuron removes units of hidden layers: name each by the weight that outputs its units (layers=w1/w2) or give layers=hidden, not layers=%s", v)
+	}
+	names := s.list("layers")
+	if strings.Contains(s.Args["keep"], ":") {
+		for _, item := range strings.Split(s.Args["keep"], "/") {
+			n, _, _ := strings.Cut(item, ":")
+			names = append(names, n)
+		}
+	}
+	for _, n := range names {
+		if !isWeightName(n) {
+			return fmt.Errorf("method=neuron names a hidden layer by the weight that outputs its units (w1 for the first), not %s: removing a unit removes its column of that weight, its bias entry and its row of the next weight", n)
+		}
+	}
+	return nil
 }
 
 func isNumber(v string) bool {
@@ -63,7 +97,7 @@ func (p prune) Apply(in State, _ Env) (State, error) {
 	out := in.clone()
 	switch p.spec.Args["method"] {
 	case "neuron":
-		return pruneNeurons(out, p.spec.floatArg("keep"))
+		return pruneNeurons(out, p.spec)
 	case "literal":
 		ts, err := targets(&out.Params, p.spec)
 		if err != nil {
@@ -95,32 +129,36 @@ func (p prune) Apply(in State, _ Env) (State, error) {
 
 // PruneMasks returns, by tensor name, the entries the prune spec s removes
 // from p (true: pruned), for methods magnitude (layer or global scope),
-// random and neuron (a hidden unit's column of w1, entry of b1 and row of
-// w2). Training-time pruning holds these entries at zero.
+// random and neuron (for each dropped unit of a selected hidden layer l,
+// its column of wl, its entry of bl and its row of w(l+1); a tensor two
+// pruned layers share holds both). Training-time pruning holds these
+// entries at zero; the masked network computes what Apply's smaller one
+// does.
 func PruneMasks(p *model.Params, s Spec) (map[string][]bool, error) {
 	masks := map[string][]bool{}
 	switch s.Args["method"] {
 	case "neuron":
-		kept := keptUnits(*p, s.floatArg("keep"))
-		h := p.Hidden()
-		on := make([]bool, h)
-		for _, j := range kept {
-			on[j] = true
+		kept, err := neuronKept(p, s)
+		if err != nil {
+			return nil, err
 		}
-		w1, b1, w2 := make([]bool, len(p.W1.Data)), make([]bool, h), make([]bool, len(p.W2.Data))
-		for j := 0; j < h; j++ {
-			if on[j] {
+		for l, units := range kept {
+			if units == nil {
 				continue
 			}
-			b1[j] = true
-			for i := 0; i < model.Inputs; i++ {
-				w1[i*h+j] = true
-			}
-			for k := 0; k < model.Classes; k++ {
-				w2[j*model.Classes+k] = true
+			L, next := p.Layers[l], p.Layers[l+1]
+			h, o := L.Out(), next.Out()
+			w, b, wn := maskOf(masks, L.W), maskOf(masks, L.B), maskOf(masks, next.W)
+			for _, j := range dropped(units, h) {
+				b[j] = true
+				for i := 0; i < L.In(); i++ {
+					w[i*h+j] = true
+				}
+				for k := 0; k < o; k++ {
+					wn[j*o+k] = true
+				}
 			}
 		}
-		masks["w1"], masks["b1"], masks["w2"] = w1, b1, w2
 		return masks, nil
 	case "literal":
 		return nil, fmt.Errorf("method=literal scales weights and prunes nothing: it has no mask")
@@ -214,16 +252,84 @@ func magnitudeGlobalMasks(ts []*model.Tensor, r float64) map[string][]bool {
 	return out
 }
 
-// keptUnits returns the round(H·r) hidden units (at least one) whose
-// incoming weights (a column of w1) have the largest L2 norm, ascending.
-func keptUnits(p model.Params, r float64) []int {
-	h := p.Hidden()
+// units returns 0 … n−1.
+func units(n int) []int {
+	u := make([]int, n)
+	for i := range u {
+		u[i] = i
+	}
+	return u
+}
+
+// maskOf returns t's mask in masks, made (all kept) if it has none yet.
+func maskOf(masks map[string][]bool, t model.Tensor) []bool {
+	m, ok := masks[t.Name]
+	if !ok {
+		m = make([]bool, len(t.Data))
+		masks[t.Name] = m
+	}
+	return m
+}
+
+// dropped returns the units of 0…h−1 that the ascending list kept lacks.
+func dropped(kept []int, h int) []int {
+	var out []int
+	k := 0
+	for j := 0; j < h; j++ {
+		if k < len(kept) && kept[k] == j {
+			k++
+			continue
+		}
+		out = append(out, j)
+	}
+	return out
+}
+
+// neuronKept returns, for each layer (0-based) whose output units the
+// neuron spec s prunes, the units kept (ascending); nil for the others.
+// Layers are ranked input side first, each on the network with the units
+// already dropped before it removed: a unit's incoming weights from a
+// dropped unit do not count, as they are zero in the masked network
+// training holds (so masks and the smaller network agree).
+func neuronKept(p *model.Params, s Spec) ([][]int, error) {
+	names, err := s.Layers(p)
+	if err != nil {
+		return nil, err
+	}
+	sel := map[int]bool{}
+	for _, n := range names {
+		_, l, _ := tensorName(n)
+		sel[l-1] = true
+	}
+	kept := make([][]int, p.Depth())
+	for l := 0; l+1 < p.Depth(); l++ {
+		if !sel[l] {
+			continue
+		}
+		r, _ := s.perTensor("keep", p.Layers[l].W.Name)
+		var rows []int // nil: every input of layer l
+		if l > 0 {
+			rows = kept[l-1]
+		}
+		kept[l] = keptUnits(p.Layers[l].W, rows, r)
+	}
+	return kept, nil
+}
+
+// keptUnits returns the round(h·r) output units (at least one) of the
+// in×h weight w whose incoming weights (a column of w, over the input rows
+// rows, or all rows when rows is nil) have the largest L2 norm, ascending.
+func keptUnits(w model.Tensor, rows []int, r float64) []int {
+	h := w.Shape[1]
+	if rows == nil {
+		rows = units(w.Shape[0])
+	}
 	norms := make([]float32, h)
 	for j := 0; j < h; j++ {
 		var ss float64
-		for i := 0; i < model.Inputs; i++ {
-			w := float64(p.W1.Data[i*h+j])
-			ss += w * w
+		for _, i := range rows {
+			x := float64(w.Data[i*h+j])
+			ss += x * x
 		}
 		norms[j] = float32(math.Sqrt(ss))
 	}
@@ -232,31 +338,52 @@ func keptUnits(p model.Params, r float64) []int {
 	return kept
 }
 
-// pruneNeurons keeps the round(H·r) hidden units whose incoming weights
-// (a column of w1) have the largest L2 norm, in their original order, and
-// returns a genuinely smaller network 784-k-10.
-func pruneNeurons(s State, r float64) (State, error) {
-	p := s.Params
-	h := p.Hidden()
-	kept := keptUnits(p, r)
-	k := len(kept)
-	q := model.NewParams(k)
-	for jj, j := range kept {
-		for i := 0; i < model.Inputs; i++ {
-			q.W1.Data[i*k+jj] = p.W1.Data[i*h+j]
-		}
-		q.B1.Data[jj] = p.B1.Data[j]
-		copy(q.W2.Data[jj*model.Classes:(jj+1)*model.Classes], p.W2.Data[j*model.Classes:(j+1)*model.Classes])
+// pruneNeurons keeps, in each hidden layer s selects, the round(h·r) units
+// neuronKept ranks first, in their original order, and returns a
+// genuinely smaller network: a dropped unit of layer l loses its column of
+// wl, its entry of bl and its row of w(l+1).
+func pruneNeurons(st State, s Spec) (State, error) {
+	p := st.Params
+	kept, err := neuronKept(&p, s)
+	if err != nil {
+		return State{}, err
 	}
-	copy(q.B2.Data, p.B2.Data)
-	s.Params = q
-	// Per-channel encodings of w1 would lose their dropped groups' meaning;
-	// kept values are unchanged, so per-tensor encodings still hold.
-	for name, e := range s.Enc {
-		if e.Groups > 1 && name == "w1" {
-			e.Groups = k
-			s.Enc[name] = e
+	sizes := p.Sizes()
+	on := make([][]int, len(sizes)) // kept units of each width: inputs, hidden layers, classes
+	for l, n := range sizes {
+		if l > 0 && kept[l-1] != nil {
+			on[l] = kept[l-1]
+		} else {
+			on[l] = units(n)
 		}
 	}
-	return s, nil
+	newSizes := make([]int, len(sizes))
+	for l, u := range on {
+		newSizes[l] = len(u)
+	}
+	q := model.NewParams(newSizes)
+	for l, L := range p.Layers {
+		Q := q.Layers[l]
+		rows, cols := on[l], on[l+1]
+		h, k := L.Out(), len(cols)
+		for ii, i := range rows {
+			for jj, j := range cols {
+				Q.W.Data[ii*k+jj] = L.W.Data[i*h+j]
+			}
+		}
+		for jj, j := range cols {
+			Q.B.Data[jj] = L.B.Data[j]
+		}
+	}
+	st.Params = q
+	// A per-channel encoding has one group per output column: a weight that
+	// lost columns lost their groups. Kept values are unchanged, so the
+	// encodings otherwise still hold.
+	for name, e := range st.Enc {
+		if t := q.Get(name); e.Groups > 1 && t != nil && len(t.Shape) == 2 {
+			e.Groups = t.Shape[1]
+			st.Enc[name] = e
+		}
+	}
+	return st, nil
 }

@@ -1,6 +1,7 @@
 package compress
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -21,8 +22,10 @@ type Record struct {
 	LossBefore   float64           `json:"loss_before"`
 	LossAfter    float64           `json:"loss_after"`
 	CorrectAfter int               `json:"correct_after"`
-	Hidden       int               `json:"hidden"`
-	Tensors      []TensorStats     `json:"tensors"`
+	// Sizes are the network's widths after the step, [inputs, hidden…,
+	// classes] (a neuron-pruned net is smaller); Arch prints them.
+	Sizes   []int         `json:"sizes"`
+	Tensors []TensorStats `json:"tensors"`
 	// DenseBytes is the float32 size of the parameters after the step;
 	// SizeBytes what the representation needs (see Measure); Ratio is the
 	// original float32 size over SizeBytes.
@@ -32,6 +35,56 @@ type Record struct {
 	BitsPerWeight float64         `json:"bits_per_weight"`
 	ActQuant      *model.ActQuant `json:"actquant,omitempty"`
 	EvalMS        float64         `json:"eval_ms"`
+}
+
+// Arch names the network's architecture after the step, as "784-128-10".
+func (r Record) Arch() string { return model.ArchName(r.Sizes) }
+
+// UnmarshalJSON reads a record, giving those written before networks had
+// depth (which held "hidden": H instead of sizes) the sizes their tensors'
+// shapes say, or, without tensors, those of the one network they could
+// describe: 784-H-10.
+func (r *Record) UnmarshalJSON(b []byte) error {
+	type plain Record
+	var v struct {
+		plain
+		Hidden int `json:"hidden"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*r = Record(v.plain)
+	if r.Sizes == nil && v.Hidden > 0 {
+		if r.Sizes = SizesOf(r.Tensors); r.Sizes == nil {
+			r.Sizes = []int{model.Inputs, v.Hidden, model.Classes}
+		}
+	}
+	return nil
+}
+
+// SizesOf returns the widths [inputs, hidden…, classes] the weight shapes
+// of tensor stats w1, w2, … give, or nil when they do not chain.
+func SizesOf(ts []TensorStats) []int {
+	var sizes []int
+	for l := 1; ; l++ {
+		var w *TensorStats
+		for i := range ts {
+			if ts[i].Name == model.WeightName(l) {
+				w = &ts[i]
+			}
+		}
+		if w == nil {
+			break
+		}
+		if len(w.Shape) != 2 || (sizes != nil && sizes[len(sizes)-1] != w.Shape[0]) {
+			return nil
+		}
+		if sizes == nil {
+			sizes = []int{w.Shape[0]}
+		}
+		sizes = append(sizes, w.Shape[1])
+	}
+	return sizes
 }
 
 // Result is a chain's outcome: the final state and one record per pass
@@ -93,7 +146,7 @@ func record(step int, s Spec, before, after model.Result, st State, origDense in
 	return Record{
 		Step: step, Pass: s.Name, Spec: s.String(), Params: s.Args,
 		AccBefore: before.Accuracy, AccAfter: after.Accuracy, DeltaPP: 100 * (after.Accuracy - before.Accuracy),
-		LossBefore: before.Loss, LossAfter: after.Loss, CorrectAfter: after.Correct, Hidden: st.Params.Hidden(),
+		LossBefore: before.Loss, LossAfter: after.Loss, CorrectAfter: after.Correct, Sizes: st.Params.Sizes(),
 		Tensors: ts, DenseBytes: dense, SizeBytes: size, Ratio: float64(origDense) / float64(max(1, size)),
 		BitsPerWeight: bpw, ActQuant: st.ActQuant, EvalMS: ms,
 	}

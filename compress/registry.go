@@ -17,11 +17,12 @@ type PassDef struct {
 	Build func(s Spec) Pass
 }
 
-var weightNames = []string{"w1", "b1", "w2", "b2"}
-
-func layersParam(def string) ParamDef {
-	return ParamDef{Key: "layers", Kind: Names, Default: def, Choices: weightNames,
-		Doc: "tensors the pass touches; biases stay float unless named"}
+// layersParam is the tensor selection of a weight pass. Its default is a
+// keyword, not a list: which weights a network has is known only when the
+// pass is applied to it.
+func layersParam() ParamDef {
+	return ParamDef{Key: "layers", Kind: Tensors, Default: EveryWeight, Choices: []string{EveryWeight, EveryTensor},
+		Doc: "tensors the pass touches: weights (w1 … wN of the network it is applied to), all (weights and biases), or names like w1/w3/b2; biases stay float unless named"}
 }
 
 // Registry lists every pass in the order `mnistc passes` prints them.
@@ -35,7 +36,7 @@ func Registry() []PassDef {
 				{Key: "std", Kind: Float, Min: 0, Max: 1e3, MinOpen: true, PerTensor: true, Doc: "T = std × the standard deviation of each tensor's non-zero weights (Han et al.)"},
 				{Key: "mode", Kind: Enum, Default: "saturate", Choices: []string{"saturate", "constant"}, Doc: "saturate: t = sign(w)·T; constant: t = value (the article's literal rule)"},
 				{Key: "value", Kind: Float, Default: "0", Min: -1e6, Max: 1e6, Doc: "t for mode=constant"},
-				layersParam("w1/w2"),
+				layersParam(),
 			},
 		},
 		{
@@ -48,19 +49,22 @@ func Registry() []PassDef {
 				{Key: "range", Kind: Enum, Default: "minmax", Choices: []string{"minmax", "mse"}, Doc: "symmetric scale from max|w| or from the clipping range with least squared error"},
 				{Key: "granularity", Kind: Enum, Default: "tensor", Choices: []string{"tensor", "channel"}, Doc: "one scale per tensor or per output unit (column); 1-D tensors are per tensor"},
 				{Key: "delta", Kind: Float, Default: "0.7", Min: 0, Max: 10, Doc: "ternary threshold Δ = delta × mean|w| (TWN)"},
-				layersParam("w1/w2"),
+				layersParam(),
 			},
 		},
 		{
 			Name: "prune", Section: "§2.1.3, §3.3", Build: newPrune, Check: checkPrune,
 			Doc: "pruning by keep rate r",
 			Params: []ParamDef{
-				{Key: "keep", Kind: Float, Default: "0.5", Min: 0, Max: 1, MinOpen: true, PerTensor: true, Doc: "fraction of weights (or hidden units) kept"},
+				{Key: "keep", Kind: Float, Default: "0.5", Min: 0, Max: 1, MinOpen: true, PerTensor: true, Doc: "fraction of weights (or, method=neuron, of a hidden layer's units: keep=w2:0.5 for the units w2 outputs) kept"},
 				{Key: "method", Kind: Enum, Default: "magnitude", Choices: []string{"magnitude", "random", "neuron", "literal"},
 					Doc: "magnitude (largest |w|) | random (seeded baseline) | neuron (whole hidden units by L2 norm: a smaller net) | literal Θ̃ = (1−r)Θ"},
-				{Key: "scope", Kind: Enum, Default: "layer", Choices: []string{"layer", "global"}, Doc: "magnitude: exact count per tensor, or one threshold across tensors"},
+				{Key: "scope", Kind: Enum, Default: "layer", Choices: []string{"layer", "global"}, Doc: "magnitude: exact count per tensor, or exactly round(r·n) kept over all selected tensors together (one threshold)"},
 				{Key: "seed", Kind: Int, Default: "1", Min: 0, Max: 1 << 53, Doc: "seed for method=random"},
-				layersParam("w1/w2"),
+				{Key: "layers", Kind: Tensors, Default: EveryWeight, Choices: []string{EveryWeight, EveryTensor, EveryHidden},
+					Doc: "tensors pruned: weights (w1 … wN), all (weights and biases; the default of method=literal), or names like w1/w3. " +
+						"method=neuron: the hidden layers whose units go, named by the weight that outputs them (w2: the units between w2 and w3, " +
+						"removing w2's column, b2's entry and w3's row of each), or hidden (every hidden layer); default w1, the first hidden layer"},
 				{Key: "schedule", Kind: Enum, Choices: []string{"oneshot", "iterative", "gradual"}, Training: true,
 					Doc: "in training: oneshot (prune, then fine-tune), iterative (Han et al.: prune in rounds), gradual (Zhu & Gupta: cubic sparsity ramp)"},
 				{Key: "rounds", Kind: Int, Min: 1, Max: 100, Training: true, Doc: "schedule=iterative: pruning rounds, keep^(i/rounds) after round i (default 3)"},
@@ -70,7 +74,7 @@ func Registry() []PassDef {
 		},
 		{
 			Name: "actquant", Section: "§2.2.2, §3.4", Build: newActQuant, Check: checkActQuant,
-			Doc: "activation quantization of the input pixels and the hidden ReLU output, calibrated on the validation split",
+			Doc: "activation quantization of every layer's input (the pixels and each hidden ReLU output), one range per layer calibrated on the validation split",
 			Params: []ParamDef{
 				{Key: "bits", Kind: Int, Default: "8", Min: 1, Max: 16, Doc: "bits per activation"},
 				{Key: "calib", Kind: Enum, Default: "minmax", Choices: []string{"minmax", "percentile", "mse", "literal"},

@@ -126,14 +126,14 @@ func bitsFor(d int) int {
 }
 
 // Totals sums sizes over all tensors and the effective bits per weight of
-// the weight matrices alone.
+// the weight matrices (w1 … wN) alone.
 func Totals(ts []TensorStats) (size, dense int, weightBits float64) {
 	var wBits float64
 	var wCount int
 	for _, t := range ts {
 		size += t.SizeBytes
 		dense += t.DenseBytes
-		if t.Name == "w1" || t.Name == "w2" {
+		if isWeightName(t.Name) {
 			wBits += t.BitsPerWeight * float64(t.Count)
 			wCount += t.Count
 		}

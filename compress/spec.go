@@ -16,7 +16,18 @@ const (
 	Float Kind = iota // a number in [Min, Max] (ends open where MinOpen/MaxOpen)
 	Int               // a whole number in [Min, Max]
 	Enum              // one of Choices
-	Names             // a '/'-separated list drawn from Choices
+	// Tensors is a selection of tensors: one of the keywords in Choices
+	// (resolved against the network when the pass is applied) or a
+	// '/'-separated list of distinct names w<N>, b<N> (N ≥ 1).
+	Tensors
+)
+
+// Keywords of a Tensors value, resolved against a network of N layers when
+// a pass is applied: the default of a weight pass does not know the depth.
+const (
+	EveryWeight = "weights" // w1 … wN
+	EveryTensor = "all"     // w1, b1, …, wN, bN
+	EveryHidden = "hidden"  // w1 … w(N−1): the layers whose outputs are hidden units (prune method=neuron)
 )
 
 // ParamDef describes one parameter of a pass.
@@ -27,7 +38,7 @@ type ParamDef struct {
 	Min, Max         float64
 	MinOpen, MaxOpen bool
 	Choices          []string
-	PerTensor        bool // the value may be given per tensor: w1:0.1/w2:0.3
+	PerTensor        bool // the value may be given per tensor: w1:0.1/w3:0.3
 	// Training marks a key that only training with the pass in the loop
 	// reads (mnistc finetune, train --pass); post-training use refuses it.
 	Training bool
@@ -118,7 +129,7 @@ func (p ParamDef) check(v string) (string, error) {
 		for _, item := range strings.Split(v, "/") {
 			name, val, ok := strings.Cut(item, ":")
 			if !ok || !isTensorName(name) {
-				return "", fmt.Errorf("%s=%s: want tensor:value pairs like w1:0.1/w2:0.3 (tensors w1, b1, w2, b2)", p.Key, v)
+				return "", fmt.Errorf("%s=%s: want tensor:value pairs like w1:0.1/w2:0.3 (tensors w1, b1, w2, b2, … wN, bN)", p.Key, v)
 			}
 			if seen[name] {
 				return "", fmt.Errorf("%s=%s: %s given twice", p.Key, v, name)
@@ -130,7 +141,7 @@ func (p ParamDef) check(v string) (string, error) {
 			}
 			out = append(out, name+":"+c)
 		}
-		sort.Strings(out)
+		sortTensorNames(out)
 		return strings.Join(out, "/"), nil
 	}
 	return p.checkOne(v)
@@ -157,21 +168,22 @@ func (p ParamDef) checkOne(v string) (string, error) {
 			}
 		}
 		return "", fmt.Errorf("%s=%s: want one of %s", p.Key, v, strings.Join(p.Choices, ", "))
-	default: // Names
+	default: // Tensors
+		for _, c := range p.Choices {
+			if v == c {
+				return v, nil
+			}
+		}
 		var out []string
 		seen := map[string]bool{}
 		for _, n := range strings.Split(v, "/") {
-			ok := false
-			for _, c := range p.Choices {
-				ok = ok || n == c
-			}
-			if !ok || seen[n] {
-				return "", fmt.Errorf("%s=%s: want a '/'-separated list of distinct names from %s", p.Key, v, strings.Join(p.Choices, ", "))
+			if !isTensorName(n) || seen[n] {
+				return "", fmt.Errorf("%s=%s: want %s or a '/'-separated list of distinct tensor names (w1, b1, w2, b2, … wN, bN)", p.Key, v, strings.Join(p.Choices, ", "))
 			}
 			seen[n] = true
 			out = append(out, n)
 		}
-		sort.Strings(out)
+		sortTensorNames(out)
 		return strings.Join(out, "/"), nil
 	}
 }
@@ -181,8 +193,8 @@ func (p ParamDef) rangeText() string {
 	switch p.Kind {
 	case Enum:
 		return strings.Join(p.Choices, "|")
-	case Names:
-		return strings.Join(p.Choices, "/") + " (any of)"
+	case Tensors:
+		return strings.Join(p.Choices, "|") + "|w1/b1/…/wN/bN (any of)"
 	}
 	lo, hi := "[", "]"
 	if p.MinOpen {
@@ -194,7 +206,67 @@ func (p ParamDef) rangeText() string {
 	return fmt.Sprintf("%s%g, %g%s", lo, p.Min, p.Max, hi)
 }
 
-func isTensorName(n string) bool { return n == "w1" || n == "b1" || n == "w2" || n == "b2" }
+// maxLayer bounds the layer number a tensor name may carry: far beyond any
+// network model allocates, small enough that no number overflows.
+const maxLayer = 1 << 16
+
+// tensorName splits a tensor name w<N> or b<N> (N ≥ 1, no leading zero)
+// into its letter and layer number.
+func tensorName(n string) (byte, int, bool) {
+	if len(n) < 2 || (n[0] != 'w' && n[0] != 'b') || n[1] == '0' {
+		return 0, 0, false
+	}
+	l, err := strconv.Atoi(n[1:])
+	if err != nil || l < 1 || l > maxLayer || strconv.Itoa(l) != n[1:] {
+		return 0, 0, false
+	}
+	return n[0], l, true
+}
+
+func isTensorName(n string) bool { _, _, ok := tensorName(n); return ok }
+
+// isWeightName reports whether n names a weight matrix (w<N>).
+func isWeightName(n string) bool { c, _, ok := tensorName(n); return ok && c == 'w' }
+
+// sortTensorNames orders names (or name:value items) biases before weights,
+// each by layer number: the order the two-layer names always had as strings
+// (b1/b2/w1/w2), and w2 before w10.
+func sortTensorNames(items []string) {
+	key := func(item string) (byte, int) {
+		n, _, _ := strings.Cut(item, ":")
+		c, l, _ := tensorName(n)
+		return c, l
+	}
+	sort.Slice(items, func(i, j int) bool {
+		ci, li := key(items[i])
+		cj, lj := key(items[j])
+		if ci != cj {
+			return ci < cj
+		}
+		return li < lj
+	})
+}
+
+// Float returns a numeric argument as a number, and whether it is set and
+// one number (not a per-tensor list): callers outside the package read
+// settings through it instead of comparing strings.
+func (s Spec) Float(k string) (float64, bool) {
+	v, ok := s.Args[k]
+	if !ok {
+		return 0, false
+	}
+	x, err := strconv.ParseFloat(v, 64)
+	return x, err == nil
+}
+
+// Int is Float for whole-number arguments.
+func (s Spec) Int(k string) (int, bool) {
+	x, ok := s.Float(k)
+	if !ok || x != math.Trunc(x) || math.Abs(x) > 1<<53 {
+		return 0, false
+	}
+	return int(x), true
+}
 
 // floatArg returns a numeric argument (which must be present and global).
 func (s Spec) floatArg(k string) float64 {

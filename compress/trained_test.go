@@ -8,6 +8,7 @@ import (
 
 	"mnistc/data"
 	"mnistc/model"
+	"mnistc/training"
 )
 
 var (
@@ -35,7 +36,7 @@ func trained(t *testing.T) (model.Checkpoint, data.Set, data.Set) {
 		cfg := model.DefaultTrainConfig()
 		cfg.Epochs = 1
 		tr, va := train.Slice(0, 6000), train.Slice(6000, 7000)
-		res, err := model.Train(cfg, tr, va, model.Hooks{})
+		res, err := training.Train(cfg, tr, va, training.Hooks{})
 		trainedCk, trainedVal, trainedTest, trainedErr = model.Checkpoint{Params: res.Params}, va, test, err
 	})
 	if trainedErr != nil {
@@ -80,7 +81,7 @@ func TestOnTrainedModel(t *testing.T) {
 	for _, b := range []string{"2", "4", "8"} {
 		pt := runChain(t, "quantize:bits="+b).State.Params
 		pc := runChain(t, "quantize:granularity=channel,bits="+b).State.Params
-		for _, name := range []string{"w1", "w2"} {
+		for _, name := range model.WeightNames(ck.Params.Depth()) {
 			et, ec := sse(pt.Get(name).Data, ck.Params.Get(name).Data), sse(pc.Get(name).Data, ck.Params.Get(name).Data)
 			if ec >= et {
 				t.Errorf("%s bits %s: per-channel SSE %g ≥ per-tensor %g on trained weights", name, b, ec, et)
@@ -119,16 +120,16 @@ func TestChainRecords(t *testing.T) {
 func TestActQuantCalibration(t *testing.T) {
 	res := runChain(t, "actquant:bits=4")
 	aq := res.State.ActQuant
-	if aq == nil || aq.Input.Hi != 1 || aq.Input.Lo != 0 || !(aq.Hidden.Hi > 0) {
+	if aq == nil || len(aq.Ranges) != 2 || aq.Ranges[0].Hi != 1 || aq.Ranges[0].Lo != 0 || !(aq.Ranges[1].Hi > 0) {
 		t.Fatalf("minmax ranges %+v: want input [0,1] and a positive hidden range", aq)
 	}
 	pc := runChain(t, "actquant:bits=4,calib=percentile,percentile=99").State.ActQuant
-	if !(pc.Hidden.Hi < aq.Hidden.Hi) {
-		t.Errorf("99th percentile %v not below max %v", pc.Hidden.Hi, aq.Hidden.Hi)
+	if !(pc.Ranges[1].Hi < aq.Ranges[1].Hi) {
+		t.Errorf("99th percentile %v not below max %v", pc.Ranges[1].Hi, aq.Ranges[1].Hi)
 	}
 	_, val, _ := trained(t)
-	hid := model.HiddenActivations(res.State.Params, val.X[:100*784], 100, aq)
-	aq.QuantizeActivations(hid, aq.Hidden)
+	hid := model.Activations(res.State.Params, val.X[:100*784], 100, aq, 1)
+	aq.QuantizeActivations(hid, aq.Ranges[1])
 	if n := distinct(hid); n > 16 {
 		t.Errorf("4-bit hidden activations take %d values, want ≤ 16", n)
 	}

@@ -16,6 +16,7 @@ import (
 	"mnistc/data"
 	"mnistc/mnc"
 	"mnistc/model"
+	"mnistc/training"
 )
 
 func TestArticleExperimentParses(t *testing.T) {
@@ -33,7 +34,7 @@ func TestArticleExperimentParses(t *testing.T) {
 			t.Errorf("sweep %s: %d cells, want %d", s.Name, len(cells), want[s.Name])
 		}
 	}
-	if len(e.Seeds) != 3 || e.Train.TrainConfig(1) != model.DefaultTrainConfig() {
+	if len(e.Seeds) != 3 || !reflect.DeepEqual(e.Train.TrainConfig(1), model.DefaultTrainConfig()) {
 		t.Errorf("seeds %v, recipe %+v: want 3 seeds and the article's recipe", e.Seeds, e.Train.TrainConfig(1))
 	}
 	if _, err := Load("quick.yaml"); err != nil {
@@ -441,7 +442,7 @@ sweeps:
 		t.Errorf("§4 cell: %+v, total %+v", s4.Finetune, s4.Total())
 	}
 	for _, r := range []Record{dist, alone} {
-		if r.Total().Hidden != 16 || r.Total().AccBefore != r.Baseline.TestAccuracy || r.Packed == nil || r.Finetune.Seconds <= 0 {
+		if r.Total().Sizes[1] != 16 || r.Total().AccBefore != r.Baseline.TestAccuracy || r.Packed == nil || r.Finetune.Seconds <= 0 {
 			t.Errorf("%s student: %+v", r.Finetune.Kind, r.Total())
 		}
 	}
@@ -452,7 +453,7 @@ sweeps:
 	full, _, _ := data.Load(options(t, out).Data)
 	tr, va, _ := data.Split(full.Slice(0, 2500), 500)
 	cfg := alone.Finetune.Train
-	res, _ := model.Train(cfg, tr, va, model.Hooks{})
+	res, _ := training.Train(cfg, tr, va, training.Hooks{})
 	_, test, _ := data.Load(options(t, out).Data)
 	if got := model.Evaluate(res.Params, test, nil).Correct; got != alone.Total().CorrectAfter {
 		t.Errorf("student alone: %d correct in the sweep, %d trained directly", alone.Total().CorrectAfter, got)

@@ -22,6 +22,7 @@ import (
 	"mnistc/mnc"
 	"mnistc/model"
 	"mnistc/retrain"
+	"mnistc/training"
 )
 
 // Record is one cell evaluated for one seed, with the full config that
@@ -362,9 +363,9 @@ func finetuneCell(j job, train, val, test data.Set) (Record, error) {
 	var rec retrain.Record
 	var err error
 	if ft.Kind == FromScratch {
-		out, rec, err = retrain.Train(retrain.Config{Train: ft.Train, Passes: r.Cell.Specs, Reference: j.ck}, train, val, test, model.Hooks{})
+		out, rec, err = retrain.Train(retrain.Config{Train: ft.Train, Passes: r.Cell.Specs, Reference: j.ck}, train, val, test, training.Hooks{})
 	} else {
-		out, rec, err = retrain.Run(*j.ck, retrain.Config{Train: ft.Train, Passes: r.Cell.Specs}, train, val, test, model.Hooks{})
+		out, rec, err = retrain.Run(*j.ck, retrain.Config{Train: ft.Train, Passes: r.Cell.Specs}, train, val, test, training.Hooks{})
 	}
 	if err != nil {
 		return Record{}, fmt.Errorf("seed %d, fine-tune %v: %w", r.Seed, r.Cell.Specs, err)
@@ -375,7 +376,7 @@ func finetuneCell(j job, train, val, test data.Set) (Record, error) {
 	_, _, bpw := compress.Totals(rec.Tensors)
 	total := compress.Record{Pass: "total", Spec: rec.Spec, Params: map[string]string{}, AccBefore: rec.AccBefore,
 		AccAfter: rec.AccAfter, DeltaPP: rec.DeltaPP, LossAfter: rec.LossAfter, CorrectAfter: rec.CorrectAfter,
-		Hidden: rec.Hidden, Tensors: rec.Tensors, SizeBytes: rec.SizeBytes, Ratio: rec.Ratio, BitsPerWeight: bpw}
+		Sizes: rec.Sizes, Tensors: rec.Tensors, SizeBytes: rec.SizeBytes, Ratio: rec.Ratio, BitsPerWeight: bpw}
 	r.Steps = []compress.Record{total}
 	ft.AccNoRetrain, ft.Schedules, ft.Seconds = rec.AccNoRetrain, rec.Schedules, rec.Seconds
 	r.Finetune = &ft
@@ -446,7 +447,7 @@ func scratchConfig(b Budget, base model.TrainConfig) model.TrainConfig {
 func studentPlan(d DistillPlan, c Cell, base model.TrainConfig) *FinetuneResult {
 	t := base
 	t.TrainImages, t.ValImages = 0, 0
-	fmt.Sscan(c.Point["hidden"], &t.Hidden)
+	t.Layers, _ = ParseStudent(c.Point["hidden"]) // checked when the file was read
 	if d.Epochs > 0 {
 		t.Epochs = d.Epochs
 	}
@@ -463,12 +464,12 @@ func studentPlan(d DistillPlan, c Cell, base model.TrainConfig) *FinetuneResult 
 func studentCell(j job, train, val, test data.Set, teacher model.Result) (Record, error) {
 	r := j.rec
 	ft := *r.Finetune
-	var res model.TrainResult
+	var res training.TrainResult
 	var err error
 	if ft.Kind == "distilled" {
-		res, err = model.TrainDistilled(ft.Train, j.ck.Params, train, val, model.Hooks{})
+		res, err = training.TrainDistilled(ft.Train, j.ck.Params, train, val, training.Hooks{})
 	} else {
-		res, err = model.Train(ft.Train, train, val, model.Hooks{})
+		res, err = training.Train(ft.Train, train, val, training.Hooks{})
 	}
 	if err != nil {
 		return Record{}, fmt.Errorf("seed %d, %v: %w", r.Seed, r.Cell.Specs, err)
@@ -478,7 +479,7 @@ func studentCell(j job, train, val, test data.Set, teacher model.Result) (Record
 	ts := compress.Measure(compress.State{Params: res.Params})
 	total := compress.Record{Pass: "total", Spec: r.Cell.Specs[0], Params: map[string]string{}, AccBefore: teacher.Accuracy,
 		AccAfter: after.Accuracy, DeltaPP: 100 * (after.Accuracy - teacher.Accuracy), LossAfter: after.Loss,
-		CorrectAfter: after.Correct, Hidden: res.Params.Hidden(), Tensors: ts, DenseBytes: size, SizeBytes: size,
+		CorrectAfter: after.Correct, Sizes: res.Params.Sizes(), Tensors: ts, DenseBytes: size, SizeBytes: size,
 		Ratio: float64(4*j.ck.Params.Count()) / float64(size), BitsPerWeight: 32}
 	r.Steps = []compress.Record{total}
 	for _, s := range res.Seconds {
@@ -542,7 +543,7 @@ func baseline(out string, cfg model.TrainConfig, fp string, train, val, test dat
 		logf("seed %d: cached baseline unreadable (%v); training again", cfg.Seed, err)
 	}
 	logf("seed %d: training baseline (%d epochs, batch %d, %d images)", cfg.Seed, cfg.Epochs, cfg.Batch, train.Len())
-	res, err := model.Train(cfg, train, val, model.Hooks{})
+	res, err := training.Train(cfg, train, val, training.Hooks{})
 	if err != nil {
 		return Baseline{}, nil, fmt.Errorf("train seed %d: %w", cfg.Seed, err)
 	}

@@ -33,7 +33,10 @@ type Recipe struct {
 	Epochs int     `yaml:"epochs" json:"epochs"`
 	Batch  int     `yaml:"batch" json:"batch"`
 	LR     float64 `yaml:"lr" json:"lr"`
-	Hidden int     `yaml:"hidden" json:"hidden"`
+	// Layers are the hidden widths ([300, 100] is LeNet-300-100); Hidden
+	// is the shorthand for one hidden layer. Neither: the article's [128].
+	Layers []int `yaml:"layers" json:"layers,omitempty"`
+	Hidden int   `yaml:"hidden" json:"hidden,omitempty"`
 	// Val is the validation split (the calibration images), Limit the
 	// number of training images read before the split (0: all).
 	Val   *int `yaml:"val" json:"val"`
@@ -63,13 +66,48 @@ type Sweep struct {
 	line    int
 }
 
-// DistillPlan is a distillation sweep: student widths, the soft-target
-// temperature and weight (Hinton et al.), and the training budget.
+// DistillPlan is a distillation sweep: the students (Hidden: one hidden
+// layer of each width; Layers: any depth, e.g. [[300, 100], [64]]), the
+// soft-target temperature and weight (Hinton et al.), and the budget.
 type DistillPlan struct {
-	Hidden      []int   `yaml:"hidden" json:"hidden"`
+	Hidden      []int   `yaml:"hidden" json:"hidden,omitempty"`
+	Layers      [][]int `yaml:"layers" json:"layers,omitempty"`
 	Temperature float64 `yaml:"temperature" json:"temperature,omitempty"` // default 4
 	Alpha       float64 `yaml:"alpha" json:"alpha,omitempty"`             // default 0.9
 	Epochs      int     `yaml:"epochs" json:"epochs,omitempty"`           // default: the recipe's
+}
+
+// Students returns every student's hidden widths: Hidden's one-layer
+// students, then Layers'.
+func (d DistillPlan) Students() [][]int {
+	var out [][]int
+	for _, k := range d.Hidden {
+		out = append(out, []int{k})
+	}
+	return append(out, d.Layers...)
+}
+
+// StudentName is a student's point value and spec argument: its hidden
+// widths joined by dashes ("32", "300-100").
+func StudentName(layers []int) string {
+	s := make([]string, len(layers))
+	for i, k := range layers {
+		s[i] = fmt.Sprint(k)
+	}
+	return strings.Join(s, "-")
+}
+
+// ParseStudent reads a StudentName back.
+func ParseStudent(name string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(name, "-") {
+		var k int
+		if _, err := fmt.Sscan(f, &k); err != nil {
+			return nil, fmt.Errorf("student %q: want widths joined by '-'", name)
+		}
+		out = append(out, k)
+	}
+	return out, nil
 }
 
 // Settings returns the plan's temperature and weight with their defaults.
@@ -124,8 +162,10 @@ func (r Recipe) TrainConfig(seed int64) model.TrainConfig {
 	if r.LR > 0 {
 		c.LR = r.LR
 	}
-	if r.Hidden > 0 {
-		c.Hidden = r.Hidden
+	if len(r.Layers) > 0 {
+		c.Layers = append([]int(nil), r.Layers...)
+	} else if r.Hidden > 0 {
+		c.Layers = []int{r.Hidden}
 	}
 	c.Seed = seed
 	return c
@@ -218,8 +258,16 @@ func (e *Experiment) validate() error {
 	if err := t.Validate(); err != nil {
 		return fmt.Errorf(" train: %v", err)
 	}
-	if e.Train.Epochs < 0 || e.Train.Batch < 0 || e.Train.LR < 0 || e.Train.Hidden < 0 || e.Train.Limit < 0 {
-		return fmt.Errorf(" train: epochs, batch, lr, hidden and limit must not be negative")
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"epochs", float64(e.Train.Epochs)}, {"batch", float64(e.Train.Batch)}, {"lr", e.Train.LR}, {"hidden", float64(e.Train.Hidden)}, {"limit", float64(e.Train.Limit)}} {
+		if f.v < 0 {
+			return fmt.Errorf(" train: %s %v must not be negative", f.name, f.v)
+		}
+	}
+	if e.Train.Hidden != 0 && len(e.Train.Layers) > 0 {
+		return fmt.Errorf(" train: give layers or hidden (the one-layer shorthand), not both")
 	}
 	if v := e.Train.ValImages(); v < 0 || (e.Train.Limit > 0 && v >= e.Train.Limit) {
 		return fmt.Errorf(" train: val %d out of range: want 0 ≤ val < limit", v)
@@ -348,12 +396,13 @@ func (s *Sweep) Cells() ([]Cell, error) {
 	if d := s.Distill; d != nil {
 		var cells []Cell
 		set := d.Settings()
-		for _, k := range d.Hidden {
-			pt := map[string]string{"hidden": fmt.Sprint(k)}
+		for _, st := range d.Students() {
+			k := StudentName(st)
+			pt := map[string]string{"hidden": k}
 			cells = append(cells,
-				Cell{Sweep: s.Name, Specs: []string{fmt.Sprintf("distill:hidden=%d,temperature=%g,alpha=%g", k, set.Temperature, set.Alpha)},
+				Cell{Sweep: s.Name, Specs: []string{fmt.Sprintf("distill:hidden=%s,temperature=%g,alpha=%g", k, set.Temperature, set.Alpha)},
 					Methods: []string{"distilled"}, Point: pt},
-				Cell{Sweep: s.Name, Specs: []string{fmt.Sprintf("student:hidden=%d", k)}, Methods: []string{"alone"}, Point: pt})
+				Cell{Sweep: s.Name, Specs: []string{fmt.Sprintf("student:hidden=%s", k)}, Methods: []string{"alone"}, Point: pt})
 		}
 		return cells, nil
 	}
@@ -437,13 +486,19 @@ func (s *Sweep) checkDistill() error {
 	if len(s.Steps) > 0 || s.Finetune != nil {
 		return fmt.Errorf("distill: a distillation sweep has no steps and no finetune budget")
 	}
-	if len(d.Hidden) == 0 {
-		return fmt.Errorf("distill: hidden: at least one student width is needed")
+	if len(d.Students()) == 0 {
+		return fmt.Errorf("distill: hidden or layers: at least one student is needed")
 	}
-	seen := map[int]bool{}
-	for _, k := range d.Hidden {
-		if k < 1 || k > 4096 || seen[k] {
-			return fmt.Errorf("distill: hidden: %d out of range or repeated: want distinct widths 1–4096", k)
+	seen := map[string]bool{}
+	for _, st := range d.Students() {
+		k := StudentName(st)
+		if len(st) == 0 || seen[k] {
+			return fmt.Errorf("distill: student %q empty or repeated", k)
+		}
+		for _, w := range st {
+			if w < 1 || w > 4096 {
+				return fmt.Errorf("distill: student %s: width %d out of range: want 1–4096", k, w)
+			}
 		}
 		seen[k] = true
 	}

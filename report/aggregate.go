@@ -5,8 +5,8 @@ import (
 	"sort"
 	"strings"
 
-	"mnistc/compress"
 	"mnistc/experiments"
+	"mnistc/model"
 )
 
 // Cell is one sweep cell summarised over its seeds.
@@ -32,10 +32,34 @@ type Cell struct {
 	NoRetrain Stat
 	// TrainSeconds is, for a fine-tuning cell, the wall time of its training.
 	TrainSeconds Stat
-	// Sparsity and distinct values of w1 and w2 (means over seeds).
-	SparsityW1, SparsityW2 float64
-	DistinctW1, DistinctW2 float64
-	Hidden                 int
+	// Weights names the weight tensors w1 … wN of the cell's network;
+	// Sparsity and Distinct hold each one's fraction of zeros and count of
+	// distinct values (means over seeds), in the same order.
+	Weights  []string
+	Sparsity []float64
+	Distinct []float64
+	// Arch is the network's sizes, as 784-128-10.
+	Arch string
+}
+
+// MeanSparsity is the mean of the weight tensors' sparsities.
+func (c Cell) MeanSparsity() float64 { return mean(c.Sparsity) }
+
+// TotalDistinct is the sum of the weight tensors' distinct values.
+func (c Cell) TotalDistinct() float64 {
+	var t float64
+	for _, d := range c.Distinct {
+		t += d
+	}
+	return t
+}
+
+func mean(v []float64) float64 {
+	var t float64
+	for _, x := range v {
+		t += x
+	}
+	return t / float64(max(1, len(v)))
 }
 
 // Stat is a mean and a sample standard deviation over seeds.
@@ -77,7 +101,8 @@ func Aggregate(recs []experiments.Record) []Cell {
 	type acc struct {
 		cell                                Cell
 		acc, delta, loss, size, ratio, bits []float64
-		ms, sp1, sp2, d1, d2                []float64
+		ms                                  []float64
+		sp, dist                            map[string][]float64
 		noRetrain, trainSecs                []float64
 		packed, packedRatio                 []float64
 	}
@@ -87,13 +112,14 @@ func Aggregate(recs []experiments.Record) []Cell {
 		k := r.Sweep + "\x00" + strings.Join(r.Cell.Specs, "\x00")
 		g, ok := groups[k]
 		if !ok {
-			g = &acc{cell: Cell{Sweep: r.Sweep, Specs: r.Cell.Specs, Point: r.Cell.Point, Methods: r.Cell.Methods}}
+			g = &acc{cell: Cell{Sweep: r.Sweep, Specs: r.Cell.Specs, Point: r.Cell.Point, Methods: r.Cell.Methods},
+				sp: map[string][]float64{}, dist: map[string][]float64{}}
 			groups[k] = g
 			order = append(order, k)
 		}
 		t := r.Total()
 		g.cell.Seeds = append(g.cell.Seeds, r.Seed)
-		g.cell.Hidden = t.Hidden
+		g.cell.Arch = model.ArchName(t.Sizes)
 		g.acc = append(g.acc, t.AccAfter)
 		g.delta = append(g.delta, t.DeltaPP)
 		g.loss = append(g.loss, t.LossAfter)
@@ -113,10 +139,16 @@ func Aggregate(recs []experiments.Record) []Cell {
 			g.noRetrain = append(g.noRetrain, r.Finetune.AccNoRetrain)
 			g.trainSecs = append(g.trainSecs, r.Finetune.Seconds)
 		}
-		g.sp1 = append(g.sp1, tensor(t, "w1").Sparsity)
-		g.sp2 = append(g.sp2, tensor(t, "w2").Sparsity)
-		g.d1 = append(g.d1, float64(tensor(t, "w1").DistinctValues))
-		g.d2 = append(g.d2, float64(tensor(t, "w2").DistinctValues))
+		for _, ts := range t.Tensors {
+			if !isWeight(ts.Name) {
+				continue
+			}
+			if _, ok := g.sp[ts.Name]; !ok {
+				g.cell.Weights = append(g.cell.Weights, ts.Name)
+			}
+			g.sp[ts.Name] = append(g.sp[ts.Name], ts.Sparsity)
+			g.dist[ts.Name] = append(g.dist[ts.Name], float64(ts.DistinctValues))
+		}
 	}
 	var out []Cell
 	for _, k := range order {
@@ -130,19 +162,25 @@ func Aggregate(recs []experiments.Record) []Cell {
 		if len(g.noRetrain) > 0 {
 			c.NoRetrain, c.TrainSeconds = stat(g.noRetrain), stat(g.trainSecs)
 		}
-		c.SparsityW1, c.SparsityW2 = stat(g.sp1).Mean, stat(g.sp2).Mean
-		c.DistinctW1, c.DistinctW2 = stat(g.d1).Mean, stat(g.d2).Mean
+		for _, w := range c.Weights {
+			c.Sparsity = append(c.Sparsity, stat(g.sp[w]).Mean)
+			c.Distinct = append(c.Distinct, stat(g.dist[w]).Mean)
+		}
 		sort.Slice(c.Seeds, func(i, j int) bool { return c.Seeds[i] < c.Seeds[j] })
 		out = append(out, c)
 	}
 	return out
 }
 
-func tensor(r compress.Record, name string) compress.TensorStats {
-	for _, t := range r.Tensors {
-		if t.Name == name {
-			return t
+// isWeight reports whether a tensor name is a layer's weights (w1, w2, …).
+func isWeight(name string) bool {
+	if len(name) < 2 || name[0] != 'w' {
+		return false
+	}
+	for _, r := range name[1:] {
+		if r < '0' || r > '9' {
+			return false
 		}
 	}
-	return compress.TensorStats{}
+	return true
 }

@@ -5,17 +5,37 @@ import (
 	"encoding/csv"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 )
 
 // CSV renders one row per cell with means and standard deviations over
-// seeds and the columns of the pass records.
+// seeds and the columns of the pass records: a sparsity_wL and a
+// distinct_wL column for every weight tensor any cell's network has (empty
+// where a cell's network has no such layer).
 func CSV(cells []Cell) []byte {
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
-	w.Write([]string{"sweep", "chain", "point", "seeds", "acc_mean", "acc_std", "delta_pp_mean", "delta_pp_std",
-		"loss_mean", "size_bytes_mean", "ratio_mean", "bits_per_weight_mean", "sparsity_w1", "sparsity_w2",
-		"distinct_w1", "distinct_w2", "hidden", "eval_ms_mean", "packed_bytes_mean", "packed_ratio_mean"})
+	var weights []string
+	seen := map[string]bool{}
+	for _, c := range cells {
+		for _, n := range c.Weights {
+			if !seen[n] {
+				seen[n] = true
+				weights = append(weights, n)
+			}
+		}
+	}
+	sort.Slice(weights, func(i, j int) bool { return layerOf(weights[i]) < layerOf(weights[j]) })
+	head := []string{"sweep", "chain", "point", "seeds", "acc_mean", "acc_std", "delta_pp_mean", "delta_pp_std",
+		"loss_mean", "size_bytes_mean", "ratio_mean", "bits_per_weight_mean"}
+	for _, n := range weights {
+		head = append(head, "sparsity_"+n)
+	}
+	for _, n := range weights {
+		head = append(head, "distinct_"+n)
+	}
+	w.Write(append(head, "arch", "eval_ms_mean", "packed_bytes_mean", "packed_ratio_mean"))
 	f := func(x float64) string { return fmt.Sprintf("%.6g", x) }
 	for _, c := range cells {
 		var pt []string
@@ -23,10 +43,20 @@ func CSV(cells []Cell) []byte {
 			pt = append(pt, k+"="+v)
 		}
 		sort.Strings(pt)
-		w.Write([]string{c.Sweep, c.Label(), strings.Join(pt, ";"), fmt.Sprint(len(c.Seeds)),
+		row := []string{c.Sweep, c.Label(), strings.Join(pt, ";"), fmt.Sprint(len(c.Seeds)),
 			f(c.Acc.Mean), f(c.Acc.Std), f(c.Delta.Mean), f(c.Delta.Std), f(c.Loss.Mean), f(c.Size.Mean),
-			f(c.Ratio.Mean), f(c.Bits.Mean), f(c.SparsityW1), f(c.SparsityW2), f(c.DistinctW1), f(c.DistinctW2),
-			fmt.Sprint(c.Hidden), fmt.Sprintf("%.1f", c.EvalMS.Mean), packedCol(c.Packed), packedCol(c.PackedRatio)})
+			f(c.Ratio.Mean), f(c.Bits.Mean)}
+		sp, d := map[string]string{}, map[string]string{}
+		for i, n := range c.Weights {
+			sp[n], d[n] = f(c.Sparsity[i]), f(c.Distinct[i])
+		}
+		for _, n := range weights {
+			row = append(row, sp[n])
+		}
+		for _, n := range weights {
+			row = append(row, d[n])
+		}
+		w.Write(append(row, c.Arch, fmt.Sprintf("%.1f", c.EvalMS.Mean), packedCol(c.Packed), packedCol(c.PackedRatio)))
 	}
 	w.Flush()
 	return buf.Bytes()
@@ -38,4 +68,10 @@ func packedCol(s Stat) string {
 		return ""
 	}
 	return fmt.Sprintf("%.6g", s.Mean)
+}
+
+// layerOf returns the layer number of a weight name (w12 → 12).
+func layerOf(name string) int {
+	n, _ := strconv.Atoi(name[1:])
+	return n
 }

@@ -48,12 +48,12 @@ func fakeRecords(t *testing.T) (*experiments.Experiment, []experiments.Record) {
 			}
 			tot := compress.Record{Pass: "total", AccBefore: 0.9 + 0.01*float64(si), AccAfter: a[si], SizeBytes: size,
 				Ratio: 407080 / float64(size), BitsPerWeight: 32 * float64(size) / 407080, CorrectAfter: int(a[si] * 10000),
-				Tensors: []compress.TensorStats{{Name: "w1", Sparsity: 0.25, DistinctValues: 4}, {Name: "w2", Sparsity: 0.5, DistinctValues: 3}}}
+				Sizes: []int{784, 128, 10}, Tensors: []compress.TensorStats{{Name: "w1", Sparsity: 0.25, DistinctValues: 4}, {Name: "w2", Sparsity: 0.5, DistinctValues: 3}}}
 			tot.DeltaPP = 100 * (tot.AccAfter - tot.AccBefore)
 			// packed files: the size model plus 1,000 bytes of framing and
 			// metadata, less 10 % from Huffman coding, a little more for seed 2
 			packed := int(0.9*float64(size)) + 1000 + 10*si
-			recs = append(recs, experiments.Record{Sweep: c.Sweep, Seed: seed, Cell: c, Train: model.TrainConfig{Hidden: 128},
+			recs = append(recs, experiments.Record{Sweep: c.Sweep, Seed: seed, Cell: c, Train: model.TrainConfig{Layers: []int{128}},
 				Baseline: experiments.Baseline{TestAccuracy: tot.AccBefore, TestCorrect: int(tot.AccBefore * 10000)},
 				Steps:    []compress.Record{tot, tot},
 				Packed:   &experiments.Packed{Bytes: packed, MetaBytes: 300, Ratio: 407080 / float64(packed)}})

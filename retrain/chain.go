@@ -2,16 +2,18 @@ package retrain
 
 import (
 	"fmt"
+	"strconv"
 
 	"mnistc/compress"
 	"mnistc/model"
+	"mnistc/training"
 )
 
 // chain holds several passes through training, applied in order at every
 // projection (prune, then quantize the kept weights: Deep Compression in
 // the loop). The held entries are those of its pruning passes.
 type chain struct {
-	cs   []model.Constraint
+	cs   []training.Constraint
 	held [][]bool
 	// heldFrom remembers the slices the union was built from, so Held keeps
 	// returning the same slices until a member's masks change.
@@ -34,7 +36,7 @@ func (c *chain) Held() [][]bool {
 	}
 	same := len(from) == len(c.heldFrom)
 	for i := 0; same && i < len(from); i++ {
-		same = model.SameMasks(from[i], c.heldFrom[i])
+		same = training.SameMasks(from[i], c.heldFrom[i])
 	}
 	if same {
 		return c.held
@@ -43,7 +45,7 @@ func (c *chain) Held() [][]bool {
 	if len(from) == 0 {
 		return nil
 	}
-	c.held = make([][]bool, len(model.TensorNames))
+	c.held = make([][]bool, len(from[0])) // one entry per tensor of the network
 	for _, h := range from {
 		for k, m := range h {
 			if m == nil {
@@ -62,8 +64,8 @@ func (c *chain) Held() [][]bool {
 
 // Constraints builds the constraint holding every pass (in order) through
 // a run of steps optimizer steps, with a description of each schedule.
-func Constraints(passes []string, steps int) (model.Constraint, []map[string]string, error) {
-	var cs []model.Constraint
+func Constraints(passes []string, steps int) (training.Constraint, []map[string]string, error) {
+	var cs []training.Constraint
 	var scheds []map[string]string
 	for _, p := range passes {
 		spec, err := compress.ParseSpec(p)
@@ -100,8 +102,8 @@ func checkActQuant(s compress.Spec) error {
 	if s.Args["calib"] == "literal" {
 		return fmt.Errorf("actquant: calib=literal has no range to train within")
 	}
-	if b := s.Args["bits"]; len(b) != 1 || b < "2" || b > "8" {
-		return fmt.Errorf("actquant: bits=%s: training with activation quantization takes bits 2–8", b)
+	if b, err := strconv.Atoi(s.Args["bits"]); err != nil || b < 2 || b > 8 {
+		return fmt.Errorf("actquant: bits=%s: training with activation quantization takes bits 2–8", s.Args["bits"])
 	}
 	return nil
 }
@@ -111,7 +113,7 @@ func checkActQuant(s compress.Spec) error {
 func (c *chain) Saturated() [][]bool {
 	var out [][]bool
 	for _, x := range c.cs {
-		s, ok := x.(model.Saturater)
+		s, ok := x.(training.Saturater)
 		if !ok {
 			continue
 		}
@@ -120,7 +122,7 @@ func (c *chain) Saturated() [][]bool {
 				continue
 			}
 			if out == nil {
-				out = make([][]bool, len(model.TensorNames))
+				out = make([][]bool, len(s.Saturated()))
 			}
 			if out[k] == nil {
 				out[k] = make([]bool, len(m))

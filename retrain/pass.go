@@ -3,7 +3,6 @@ package retrain
 import (
 	"fmt"
 	"math"
-	"strings"
 
 	"mnistc/compress"
 	"mnistc/model"
@@ -26,12 +25,7 @@ type passConstraint struct {
 func newPassConstraint(s compress.Spec) (*passConstraint, error) {
 	switch s.Name {
 	case "quantize":
-		switch {
-		case s.Args["bits"] == "9":
-			return nil, fmt.Errorf("quantize: bits=9: quantization-aware training takes bits 1–8")
-		case s.Args["scheme"] == "kmeans":
-			return nil, fmt.Errorf("quantize: scheme=kmeans in the loop (re-clustering every step) is not built yet")
-		case s.Args["bits"] != "" && len(s.Args["bits"]) > 1:
+		if b, ok := s.Int("bits"); ok && (b < 1 || b > 8) {
 			return nil, fmt.Errorf("quantize: bits=%s: quantization-aware training takes bits 1–8", s.Args["bits"])
 		}
 	case "clip":
@@ -64,7 +58,7 @@ const mseEvery = 100
 // ranges (per tensor or per channel) through training. The 200-point
 // search runs every mseEvery steps and at the last step; weights beyond a
 // range saturate in the forward pass and, by the straight-through
-// estimator, get no gradient (model.Saturater); inside it the gradient
+// estimator, get no gradient (training.Saturater); inside it the gradient
 // passes unchanged.
 type mseQuant struct {
 	spec   compress.Spec
@@ -97,11 +91,15 @@ func (q *mseQuant) Project(shadow, dst *model.Params, step int) {
 		copy(dst.Tensors()[k].Data, t.Data)
 	}
 	if q.sat == nil {
-		q.sat = make([][]bool, len(model.TensorNames))
+		q.sat = make([][]bool, len(shadow.Tensors()))
 	}
-	for _, name := range strings.Split(q.spec.Args["layers"], "/") {
+	names, err := q.spec.Layers(shadow)
+	if err != nil {
+		panic("retrain: " + err.Error()) // checked against the network before training
+	}
+	for _, name := range names {
 		t, d := shadow.Get(name), dst.Get(name)
-		ti := indexOf(name)
+		ti := indexOf(shadow, name)
 		if q.sat[ti] == nil {
 			q.sat[ti] = make([]bool, len(t.Data))
 		}
@@ -136,9 +134,10 @@ func (q *mseQuant) Held() [][]bool { return nil }
 // Saturated reports the weights beyond their range at the last projection.
 func (q *mseQuant) Saturated() [][]bool { return q.sat }
 
-func indexOf(name string) int {
-	for i, n := range model.TensorNames {
-		if n == name {
+// indexOf returns the position of tensor name in p's checkpoint order.
+func indexOf(p *model.Params, name string) int {
+	for i, t := range p.Tensors() {
+		if t.Name == name {
 			return i
 		}
 	}

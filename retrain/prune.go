@@ -3,7 +3,6 @@ package retrain
 import (
 	"fmt"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -25,7 +24,6 @@ type Prune struct {
 	every    int
 	ramp     float64
 
-	keep   map[string]float64 // final keep rate per pruned tensor
 	masks  [][]bool           // per tensor in checkpoint order
 	frac   float64            // fraction of the final sparsity in force
 	active bool
@@ -42,44 +40,56 @@ func NewPrune(s compress.Spec, steps int) (*Prune, error) {
 	default:
 		return nil, fmt.Errorf("prune: method=%s cannot be held during training (want magnitude or neuron)", s.Args["method"])
 	}
-	p := &Prune{spec: s, steps: steps, schedule: "oneshot", rounds: 3, every: 100, ramp: 0.7, keep: map[string]float64{}}
+	p := &Prune{spec: s, steps: steps, schedule: "oneshot", rounds: 3, every: 100, ramp: 0.7}
 	if v := s.Args["schedule"]; v != "" {
 		p.schedule = v
 	}
-	if v := s.Args["rounds"]; v != "" {
-		p.rounds, _ = strconv.Atoi(v)
-	}
-	if v := s.Args["every"]; v != "" {
-		p.every, _ = strconv.Atoi(v)
+	// Whole numbers may come back from a canonical spec as 1e+06: read
+	// them as floats, and refuse what is not a positive whole number.
+	for _, f := range []struct {
+		key string
+		dst *int
+	}{{"rounds", &p.rounds}, {"every", &p.every}} {
+		if v := s.Args[f.key]; v != "" {
+			x, err := strconv.ParseFloat(v, 64)
+			if err != nil || x < 1 || x != math.Trunc(x) || x > math.MaxInt32 {
+				return nil, fmt.Errorf("prune: %s=%s: want a whole number ≥ 1", f.key, v)
+			}
+			*f.dst = int(x)
+		}
 	}
 	if v := s.Args["ramp"]; v != "" {
-		p.ramp, _ = strconv.ParseFloat(v, 64)
+		x, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(x > 0 && x <= 1) {
+			return nil, fmt.Errorf("prune: ramp=%s: want 0 < ramp ≤ 1", v)
+		}
+		p.ramp = x
 	}
-	names := strings.Split(s.Args["layers"], "/")
-	if s.Args["method"] == "neuron" {
-		names = []string{"w1", "b1", "w2"}
-	}
-	for _, n := range names {
-		p.keep[n] = keepOf(s, n)
+	if _, err := scaleKeep(s.Args["keep"], 1); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
 
-// keepOf reads a tensor's final keep rate from the spec.
-func keepOf(s compress.Spec, name string) float64 {
-	v := s.Args["keep"]
-	if !strings.Contains(v, ":") {
-		x, _ := strconv.ParseFloat(v, 64)
-		return x
-	}
-	for _, item := range strings.Split(v, "/") {
-		n, val, _ := strings.Cut(item, ":")
-		if n == name {
-			x, _ := strconv.ParseFloat(val, 64)
-			return x
+// scaleKeep rewrites a keep value (one rate, or tensor:rate pairs joined
+// by /) with every rate at fraction f of its final sparsity.
+func scaleKeep(v string, f float64) (string, error) {
+	items := strings.Split(v, "/")
+	for i, item := range items {
+		name, val, per := strings.Cut(item, ":")
+		if !per {
+			val = name
+		}
+		x, err := strconv.ParseFloat(val, 64)
+		if err != nil {
+			return "", fmt.Errorf("prune: keep=%s: %v", v, err)
+		}
+		items[i] = strconv.FormatFloat(KeepAt(x, f), 'g', -1, 64)
+		if per {
+			items[i] = name + ":" + items[i]
 		}
 	}
-	return 1
+	return strings.Join(items, "/"), nil
 }
 
 // Fraction returns the fraction of the final sparsity the schedule asks
@@ -110,7 +120,7 @@ func KeepAt(keep, f float64) float64 { return 1 - f*(1-keep) }
 // Project recomputes the masks from the shadow weights whenever the
 // schedule's fraction changes (pruned entries are zero there, so they rank
 // last and stay pruned), then copies shadow into dst with the masks applied.
-// It relies on the trainer's contract (model.Constraint.Held): between mask
+// It relies on the trainer's contract (training.Constraint.Held): between mask
 // changes the held shadow entries stay exactly zero.
 func (p *Prune) Project(shadow, dst *model.Params, step int) {
 	changed := false
@@ -139,32 +149,21 @@ func (p *Prune) masksAt(shadow *model.Params, f float64) [][]bool {
 	for k, v := range p.spec.Args {
 		s.Args[k] = v
 	}
-	var parts []string
-	for n, k := range p.keep {
-		parts = append(parts, n+":"+strconv.FormatFloat(KeepAt(k, f), 'g', -1, 64))
+	keep, err := scaleKeep(p.spec.Args["keep"], f)
+	if err != nil {
+		panic("retrain: " + err.Error()) // checked by NewPrune
 	}
-	sort.Strings(parts)
-	if s.Args["method"] == "neuron" || s.Args["scope"] == "global" {
-		s.Args["keep"] = strconv.FormatFloat(KeepAt(p.keep[firstKey(p.keep)], f), 'g', -1, 64)
-	} else {
-		s.Args["keep"] = strings.Join(parts, "/")
-	}
+	s.Args["keep"] = keep
 	m, err := compress.PruneMasks(shadow, s)
 	if err != nil {
 		panic("retrain: " + err.Error()) // the spec was validated when built
 	}
-	out := make([][]bool, len(model.TensorNames))
-	for k, n := range model.TensorNames {
-		out[k] = m[n]
+	ts := shadow.Tensors()
+	out := make([][]bool, len(ts))
+	for k, t := range ts {
+		out[k] = m[t.Name]
 	}
 	return out
-}
-
-func firstKey(m map[string]float64) string {
-	for k := range m {
-		return k
-	}
-	return ""
 }
 
 // Held returns the current masks.

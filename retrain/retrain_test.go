@@ -2,12 +2,14 @@ package retrain
 
 import (
 	"math"
+	"strconv"
 	"sync"
 	"testing"
 
 	"mnistc/compress"
 	"mnistc/data"
 	"mnistc/model"
+	"mnistc/training"
 )
 
 func spec(t *testing.T, s string) compress.Spec {
@@ -69,7 +71,7 @@ func small(t *testing.T) (model.Checkpoint, data.Set, data.Set, data.Set) {
 		smallTr, smallVa, smallTe = full.Slice(0, 3000), full.Slice(3000, 3500), test
 		cfg := model.DefaultTrainConfig()
 		cfg.Epochs = 1
-		res, err := model.Train(cfg, smallTr, smallVa, model.Hooks{})
+		res, err := training.Train(cfg, smallTr, smallVa, training.Hooks{})
 		smallCk, smallErr = model.Checkpoint{Params: res.Params}, err
 	})
 	if smallErr != nil {
@@ -89,11 +91,13 @@ type recorder struct {
 func (r *recorder) Project(shadow, dst *model.Params, step int) {
 	r.Prune.Project(shadow, dst, step)
 	f := r.Fraction(step)
-	for _, tt := range dst.Tensors() {
-		k, pruned := r.keep[tt.Name]
-		if !pruned {
-			continue
-		}
+	names, err := r.spec.Layers(dst)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	k, _ := strconv.ParseFloat(r.spec.Args["keep"], 64) // one rate for every pruned tensor
+	for _, name := range names {
+		tt := dst.Get(name)
 		nz := nonzeros(tt.Data)
 		if want := compress.KeepCount(KeepAt(k, f), len(tt.Data)); nz != want {
 			r.t.Fatalf("step %d (fraction %.3f): %s has %d non-zeros, want %d", step, f, tt.Name, nz, want)
@@ -114,7 +118,7 @@ func TestGradualHitsEverySparsity(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := &recorder{Prune: p, t: t}
-	if _, err := model.FineTune(ck.Params, cfg, r, tr, va, model.Hooks{}); err != nil {
+	if _, err := training.FineTune(ck.Params, cfg, r, tr, va, training.Hooks{}); err != nil {
 		t.Fatal(err)
 	}
 	if r.checks != steps+1 {
@@ -129,7 +133,7 @@ func TestRetrainingRecovers(t *testing.T) {
 	ck, tr, va, te := small(t)
 	cfg := DefaultTrain()
 	cfg.Epochs = 1
-	out, rec, err := Run(ck, Config{Train: cfg, Passes: []string{"prune:keep=0.03,scope=global"}}, tr, va, te, model.Hooks{})
+	out, rec, err := Run(ck, Config{Train: cfg, Passes: []string{"prune:keep=0.03,scope=global"}}, tr, va, te, training.Hooks{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,17 +141,17 @@ func TestRetrainingRecovers(t *testing.T) {
 		t.Errorf("keep 0.03: %.4f before, %.4f without retraining, %.4f after; want a loss of ≥ 3 pp, half of it recovered",
 			rec.AccBefore, rec.AccNoRetrain, rec.AccAfter)
 	}
-	nz := nonzeros(out.Params.W1.Data, out.Params.W2.Data)
-	if want := compress.KeepCount(0.03, len(out.Params.W1.Data)+len(out.Params.W2.Data)); nz != want {
+	nz := nonzeros(out.Params.Layers[0].W.Data, out.Params.Layers[1].W.Data)
+	if want := compress.KeepCount(0.03, len(out.Params.Layers[0].W.Data)+len(out.Params.Layers[1].W.Data)); nz != want {
 		t.Errorf("saved weights: %d non-zeros, want %d", nz, want)
 	}
 	t.Logf("keep 0.03 global: before %.4f, no retraining %.4f, after %.4f", rec.AccBefore, rec.AccNoRetrain, rec.AccAfter)
-	nout, nrec, err := Run(ck, Config{Train: cfg, Passes: []string{"prune:keep=0.25,method=neuron"}}, tr, va, te, model.Hooks{})
+	nout, nrec, err := Run(ck, Config{Train: cfg, Passes: []string{"prune:keep=0.25,method=neuron"}}, tr, va, te, training.Hooks{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if nout.Params.Hidden() != 32 || nrec.Hidden != 32 || nrec.AccAfter <= nrec.AccNoRetrain {
-		t.Errorf("neuron keep 0.25: hidden %d, %.4f → %.4f; want 32 units and a gain", nout.Params.Hidden(), nrec.AccNoRetrain, nrec.AccAfter)
+	if nout.Params.Hidden()[0] != 32 || nrec.Sizes[1] != 32 || nrec.AccAfter <= nrec.AccNoRetrain {
+		t.Errorf("neuron keep 0.25: hidden %v, %.4f → %.4f; want 32 units and a gain", nout.Params.Hidden(), nrec.AccNoRetrain, nrec.AccAfter)
 	}
 }
 
@@ -157,7 +161,7 @@ func TestCheck(t *testing.T) {
 	}
 	for pass, bad := range map[string]bool{
 		"prune:keep=0.1,schedule=gradual": false, "prune:keep=0.5,method=neuron,schedule=iterative": false,
-		"quantize:bits=4": false, "clip:std=3": false, "quantize:bits=4,scheme=kmeans": true, "quantize:bits=4,range=mse": false, "quantize:bits=1,range=mse": true,
+		"quantize:bits=4": false, "clip:std=3": false, "quantize:bits=4,scheme=kmeans": false, "quantize:bits=4,scheme=kmeans,granularity=channel": true, "quantize:bits=4,range=mse": false, "quantize:bits=1,range=mse": true,
 		"quantize:bits=16": true, "actquant:bits=4": false, "actquant:bits=12": true,
 		"prune:keep=0.1,method=random,schedule=oneshot": true, "prune:keep=0.1,every=5": true,
 	} {
@@ -178,14 +182,14 @@ func TestMSERangeInTheLoop(t *testing.T) {
 	cfg := DefaultTrain()
 	cfg.Epochs = 1
 	pass := "quantize:bits=2,granularity=channel,range=mse"
-	out, rec, err := Run(ck, Config{Train: cfg, Passes: []string{pass}}, tr, va, te, model.Hooks{})
+	out, rec, err := Run(ck, Config{Train: cfg, Passes: []string{pass}}, tr, va, te, training.Hooks{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if rec.AccAfter <= rec.AccNoRetrain || rec.Schedules[0]["mse_search_every"] == "" {
 		t.Errorf("2-bit mse: %.4f post-training, %.4f after QAT, schedule %v", rec.AccNoRetrain, rec.AccAfter, rec.Schedules)
 	}
-	w := out.Params.W1
+	w := out.Params.Layers[0].W
 	for g := 0; g < w.Shape[1]; g++ {
 		levels := map[float32]bool{}
 		for i := 0; i < w.Shape[0]; i++ {
@@ -207,7 +211,7 @@ func TestQuantizeInTheLoop(t *testing.T) {
 	cfg := DefaultTrain()
 	cfg.Epochs = 1
 	pass := "quantize:bits=2,granularity=channel"
-	out, rec, err := Run(ck, Config{Train: cfg, Passes: []string{pass}}, tr, va, te, model.Hooks{})
+	out, rec, err := Run(ck, Config{Train: cfg, Passes: []string{pass}}, tr, va, te, training.Hooks{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,11 +242,11 @@ func TestQuantizeInTheLoop(t *testing.T) {
 		}
 	}
 	t.Logf("2-bit per channel: before %.4f, post-training %.4f, QAT %.4f", rec.AccBefore, rec.AccNoRetrain, rec.AccAfter)
-	cl, _, err := Run(ck, Config{Train: cfg, Passes: []string{"clip:threshold=0.05"}}, tr, va, te, model.Hooks{})
+	cl, _, err := Run(ck, Config{Train: cfg, Passes: []string{"clip:threshold=0.05"}}, tr, va, te, training.Hooks{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, v := range append(cl.Params.W1.Data, cl.Params.W2.Data...) {
+	for _, v := range append(cl.Params.Layers[0].W.Data, cl.Params.Layers[1].W.Data...) {
 		if math.Abs(float64(v)) > 0.05+1e-7 {
 			t.Fatalf("clip in the loop left %v", v)
 		}
@@ -256,19 +260,19 @@ func TestChainInTheLoop(t *testing.T) {
 	_, tr, va, te := small(t)
 	cfg := model.DefaultTrainConfig()
 	cfg.Epochs = 1
-	out, rec, err := Train(Config{Train: cfg, Passes: []string{"prune:keep=0.2,scope=global", "quantize:bits=4,granularity=channel"}}, tr, va, te, model.Hooks{})
+	out, rec, err := Train(Config{Train: cfg, Passes: []string{"prune:keep=0.2,scope=global", "quantize:bits=4,granularity=channel"}}, tr, va, te, training.Hooks{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	nz := nonzeros(out.Params.W1.Data, out.Params.W2.Data)
-	if want := compress.KeepCount(0.2, len(out.Params.W1.Data)+len(out.Params.W2.Data)); nz > want {
+	nz := nonzeros(out.Params.Layers[0].W.Data, out.Params.Layers[1].W.Data)
+	if want := compress.KeepCount(0.2, len(out.Params.Layers[0].W.Data)+len(out.Params.Layers[1].W.Data)); nz > want {
 		t.Errorf("%d non-zeros, want at most %d (keep 0.2; quantization may round more to 0)", nz, want)
 	}
 	ps, _ := compress.Build([]string{"quantize:bits=4,granularity=channel"})
 	again, _ := ps[0].Apply(compress.State{Params: out.Params}, compress.Env{})
-	for i, v := range again.Params.W1.Data {
-		if math.Abs(float64(v-out.Params.W1.Data[i])) > 1e-6 {
-			t.Fatalf("w1[%d] %v is not on the 4-bit grid (%v)", i, out.Params.W1.Data[i], v)
+	for i, v := range again.Params.Layers[0].W.Data {
+		if math.Abs(float64(v-out.Params.Layers[0].W.Data[i])) > 1e-6 {
+			t.Fatalf("w1[%d] %v is not on the 4-bit grid (%v)", i, out.Params.Layers[0].W.Data[i], v)
 		}
 	}
 	if rec.AccAfter < 0.5 || len(rec.Schedules) != 2 { // chance is 0.1; masks fixed on the random init learn slower
@@ -285,12 +289,12 @@ func TestActivationQAT(t *testing.T) {
 	ck, tr, va, te := small(t)
 	cfg := DefaultTrain()
 	cfg.Epochs, cfg.LR = 1, DefaultLR([]string{"quantize"})
-	out, rec, err := Run(ck, Config{Train: cfg, Passes: []string{"quantize:bits=4,granularity=channel", "actquant:bits=4"}}, tr, va, te, model.Hooks{})
+	out, rec, err := Run(ck, Config{Train: cfg, Passes: []string{"quantize:bits=4,granularity=channel", "actquant:bits=4"}}, tr, va, te, training.Hooks{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	aq := out.Meta.ActQuant
-	if aq == nil || aq.Bits != 4 || !(aq.Hidden.Hi > 0) {
+	if aq == nil || aq.Bits != 4 || !(aq.Range(1).Hi > 0) {
 		t.Fatalf("checkpoint activation quantizer %+v", aq)
 	}
 	if r := model.Evaluate(out.Params, te, aq); r.Correct != rec.CorrectAfter {
@@ -303,7 +307,7 @@ func TestActivationQAT(t *testing.T) {
 	if err := Check([]string{"actquant:bits=4,calib=literal"}); err == nil {
 		t.Error("literal activation quantization accepted in the loop")
 	}
-	if _, _, err := Train(Config{Train: cfg, Passes: []string{"actquant:bits=4"}}, tr, va, te, model.Hooks{}); err == nil {
+	if _, _, err := Train(Config{Train: cfg, Passes: []string{"actquant:bits=4"}}, tr, va, te, training.Hooks{}); err == nil {
 		t.Error("actquant from the first step accepted")
 	}
 }
@@ -319,4 +323,74 @@ func nonzeros(vs ...[]float32) int {
 		}
 	}
 	return n
+}
+
+// TestDeepCompressionInTheLoop: on a three-layer network, per-layer pruning
+// (different keep rates per tensor, Han et al.'s form) chained with 3-bit
+// k-means weight sharing, held through fine-tuning: every layer keeps at
+// most its share of non-zeros, shares at most 8 values, the shared values
+// moved during training (they are retrained, not frozen at the first
+// clustering), and the network still classifies.
+func TestDeepCompressionInTheLoop(t *testing.T) {
+	_, tr, va, te := small(t)
+	cfg := model.DefaultTrainConfig()
+	cfg.Epochs, cfg.Layers = 1, []int{40, 20}
+	base, err := training.Train(cfg, tr, va, training.Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ft := DefaultTrain()
+	ft.Epochs = 1
+	keep := map[string]float64{"w1": 0.1, "w2": 0.3, "w3": 0.6}
+	passes := []string{"prune:keep=w1:0.1/w2:0.3/w3:0.6,schedule=gradual,every=10", "quantize:scheme=kmeans,bits=3"}
+	out, rec, err := Run(model.Checkpoint{Params: base.Params}, Config{Train: ft, Passes: passes}, tr, va, te, training.Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	post, err := compress.Run(model.Checkpoint{Params: base.Params}, mustBuild(t, []string{"prune:keep=w1:0.1/w2:0.3/w3:0.6", passes[1]}), compress.Env{Calib: va}, te)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, k := range keep {
+		w := out.Params.Get(name).Data
+		if nz, want := nonzeros(w), compress.KeepCount(k, len(w)); nz > want {
+			t.Errorf("%s: %d non-zeros, want at most %d", name, nz, want)
+		}
+		mine, theirs := distinct(w), distinct(post.State.Params.Get(name).Data)
+		if len(mine) > 8 || len(mine) < 2 {
+			t.Errorf("%s shares %d values, want 2–8 (3 bits)", name, len(mine))
+		}
+		same := 0
+		for v := range mine {
+			if theirs[v] {
+				same++
+			}
+		}
+		if same == len(mine) {
+			t.Errorf("%s: the shared values are those of the clustering after training: not retrained", name)
+		}
+	}
+	if rec.AccAfter < 0.6 || rec.Sizes[1] != 40 || rec.Sizes[2] != 20 {
+		t.Errorf("accuracy %.4f, sizes %v; want a working 784-40-20-10", rec.AccAfter, rec.Sizes)
+	}
+	t.Logf("784-40-20-10 keep 10/30/60 %% + 3-bit sharing: %.4f (no retraining %.4f)", rec.AccAfter, post.Records[len(post.Records)-1].AccAfter)
+}
+
+func distinct(v []float32) map[float32]bool {
+	m := map[float32]bool{}
+	for _, x := range v {
+		if x != 0 {
+			m[x] = true
+		}
+	}
+	return m
+}
+
+func mustBuild(t *testing.T, specs []string) []compress.Pass {
+	t.Helper()
+	ps, err := compress.Build(specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ps
 }

@@ -7,6 +7,7 @@ import (
 	"mnistc/compress"
 	"mnistc/data"
 	"mnistc/model"
+	"mnistc/training"
 )
 
 // Config is a run with passes held in the loop: the recipe (epochs,
@@ -58,7 +59,7 @@ type Record struct {
 	DeltaPP      float64                `json:"delta_pp"` // after − before
 	CorrectAfter int                    `json:"correct_after"`
 	LossAfter    float64                `json:"loss_after"`
-	Hidden       int                    `json:"hidden"`
+	Sizes        []int                  `json:"sizes"` // the final network's [inputs, hidden…, classes]
 	Tensors      []compress.TensorStats `json:"tensors"`
 	SizeBytes    int                    `json:"size_bytes"`
 	Ratio        float64                `json:"ratio"`
@@ -69,8 +70,8 @@ type Record struct {
 // Run fine-tunes ck with the passes in the loop and evaluates before and
 // after on test. val is the validation split (per-epoch figures and
 // calibration), train the images to fine-tune on.
-func Run(ck model.Checkpoint, cfg Config, train, val, test data.Set, hooks model.Hooks) (model.Checkpoint, Record, error) {
-	c, scheds, post, err := prepare(cfg, train)
+func Run(ck model.Checkpoint, cfg Config, train, val, test data.Set, hooks training.Hooks) (model.Checkpoint, Record, error) {
+	c, scheds, post, err := prepare(cfg, train, ck.Params)
 	if err != nil {
 		return model.Checkpoint{}, Record{}, err
 	}
@@ -84,7 +85,7 @@ func Run(ck model.Checkpoint, cfg Config, train, val, test data.Set, hooks model
 		// validation split, after the weight passes.
 		cfg.Train.ActQuant = noRetrain.State.ActQuant
 	}
-	res, err := model.FineTune(ck.Params, cfg.Train, c, train, val, hooks)
+	res, err := training.FineTune(ck.Params, cfg.Train, c, train, val, hooks)
 	if err != nil {
 		return model.Checkpoint{}, Record{}, err
 	}
@@ -98,8 +99,8 @@ func Run(ck model.Checkpoint, cfg Config, train, val, test data.Set, hooks model
 // Train trains a fresh network with the passes in the loop from the first
 // step: the article's §4 flow. AccNoRetrain is the same passes applied
 // after training; the plain-trained reference is trained here too.
-func Train(cfg Config, train, val, test data.Set, hooks model.Hooks) (model.Checkpoint, Record, error) {
-	c, scheds, post, err := prepare(cfg, train)
+func Train(cfg Config, train, val, test data.Set, hooks training.Hooks) (model.Checkpoint, Record, error) {
+	c, scheds, post, err := prepare(cfg, train, model.NewParams(cfg.Train.Sizes(data.Pixels, data.Classes)))
 	if err != nil {
 		return model.Checkpoint{}, Record{}, err
 	}
@@ -114,11 +115,11 @@ func Train(cfg Config, train, val, test data.Set, hooks model.Hooks) (model.Chec
 			return model.Checkpoint{}, Record{}, err
 		}
 	}
-	res, err := model.TrainConstrained(cfg.Train, c, train, val, hooks)
+	res, err := training.TrainConstrained(cfg.Train, c, train, val, hooks)
 	if err != nil {
 		return model.Checkpoint{}, Record{}, err
 	}
-	out, rec, err := finish(res, post, noRetrain, test, 4*model.NewParams(cfg.Train.Hidden).Count())
+	out, rec, err := finish(res, post, noRetrain, test, 4*model.ParamCount(cfg.Train.Sizes(data.Pixels, data.Classes)))
 	rec.Schedules = scheds
 	if cfg.Reference != nil {
 		rec.AccBefore = before.Accuracy
@@ -127,11 +128,21 @@ func Train(cfg Config, train, val, test data.Set, hooks model.Hooks) (model.Chec
 	return out, rec, err
 }
 
-// prepare validates the passes and builds their constraint and the
-// post-training equivalents (the same specs without the training keys).
-func prepare(cfg Config, train data.Set) (model.Constraint, []map[string]string, []compress.Pass, error) {
+// prepare validates the passes (against net, the network they will hold:
+// every tensor they name must be there) and builds their constraint and
+// the post-training equivalents (the same specs without the training keys).
+func prepare(cfg Config, train data.Set, net model.Params) (training.Constraint, []map[string]string, []compress.Pass, error) {
 	if len(cfg.Passes) == 0 {
 		return nil, nil, nil, fmt.Errorf("no pass to hold in the loop")
+	}
+	for _, p := range cfg.Passes {
+		spec, err := compress.ParseSpec(p)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if _, err := spec.Layers(&net); err != nil {
+			return nil, nil, nil, err
+		}
 	}
 	batch := max(1, min(cfg.Train.Batch, train.Len()))
 	steps := cfg.Train.Epochs * ((train.Len() + batch - 1) / batch)
@@ -153,7 +164,7 @@ func prepare(cfg Config, train data.Set) (model.Constraint, []map[string]string,
 
 // finish turns the trained weights into the saved network (a neuron-pruned
 // net loses its held units), evaluates it and builds the record.
-func finish(res model.TrainResult, post []compress.Pass, noRetrain compress.Result, test data.Set, origBytes int) (model.Checkpoint, Record, error) {
+func finish(res training.TrainResult, post []compress.Pass, noRetrain compress.Result, test data.Set, origBytes int) (model.Checkpoint, Record, error) {
 	final := res.Params
 	var specs []string
 	enc := map[string]compress.Encoding{}
@@ -183,7 +194,7 @@ func finish(res model.TrainResult, post []compress.Pass, noRetrain compress.Resu
 		secs += s
 	}
 	rec := Record{Spec: strings.Join(specs, " → "), Train: res.Config, AccAfter: after.Accuracy, CorrectAfter: after.Correct,
-		LossAfter: after.Loss, Hidden: final.Hidden(), Tensors: ts, SizeBytes: size, Ratio: float64(origBytes) / float64(max(1, size)),
+		LossAfter: after.Loss, Sizes: final.Sizes(), Tensors: ts, SizeBytes: size, Ratio: float64(origBytes) / float64(max(1, size)),
 		History: res.History, Seconds: secs}
 	if noRetrain.Records != nil {
 		rec.AccNoRetrain = noRetrain.Records[len(noRetrain.Records)-1].AccAfter
@@ -222,13 +233,21 @@ func Check(passes []string) error {
 
 // constraintFor builds the constraint that holds spec through a run of
 // steps optimizer steps, and describes its schedule.
-func constraintFor(spec compress.Spec, steps int) (model.Constraint, map[string]string, error) {
+func constraintFor(spec compress.Spec, steps int) (training.Constraint, map[string]string, error) {
 	if spec.Name == "prune" {
 		p, err := NewPrune(spec, steps)
 		if err != nil {
 			return nil, nil, err
 		}
 		return p, p.Schedule(), nil
+	}
+	if spec.Name == "quantize" && spec.Args["scheme"] == "kmeans" {
+		c, err := newShare(spec)
+		if err != nil {
+			return nil, nil, err
+		}
+		return c, map[string]string{"schedule": "clustered when its zeros change (after pruning), shared values retrained every step",
+			"steps": fmt.Sprint(steps)}, nil
 	}
 	if spec.Name == "quantize" && spec.Args["range"] == "mse" && spec.Args["scheme"] == "symmetric" {
 		q, err := newMSEQuant(spec, steps)
