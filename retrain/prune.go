@@ -24,8 +24,8 @@ type Prune struct {
 	every    int
 	ramp     float64
 
-	masks  [][]bool           // per tensor in checkpoint order
-	frac   float64            // fraction of the final sparsity in force
+	masks  [][]bool // per tensor in checkpoint order
+	frac   float64  // fraction of the final sparsity in force
 	active bool
 }
 
