@@ -5,7 +5,7 @@ BIN     := bin/mnistc
 TAGS     = $(shell sh scripts/blas-tags.sh)
 RESULTS := results/article
 
-.PHONY: all run quick recovery test bench fuzz lint clean setup build
+.PHONY: all run quick recovery lenet300 test bench fuzz lint clean setup build
 
 all: build
 
@@ -29,6 +29,10 @@ run: build
 # so it is its own target rather than part of run.
 recovery: build
 	$(BIN) sweep experiments/recovery.yaml --out results/recovery --fresh
+
+# Deep Compression on LeNet-300-100 (784-300-100-10) beside Han et al.'s figures, 3 seeds: its own target.
+lenet300: build
+	$(BIN) sweep experiments/lenet300.yaml --out results/lenet300 --fresh
 
 # A first look in under two minutes: one seed, coarse grids.
 quick: build

@@ -100,12 +100,12 @@ func Run(ck model.Checkpoint, cfg Config, train, val, test data.Set, hooks train
 // step: the article's §4 flow. AccNoRetrain is the same passes applied
 // after training; the plain-trained reference is trained here too.
 func Train(cfg Config, train, val, test data.Set, hooks training.Hooks) (model.Checkpoint, Record, error) {
-	c, scheds, post, err := prepare(cfg, train, model.NewParams(cfg.Train.Sizes(data.Pixels, data.Classes)))
-	if err != nil {
+	if err := CheckScratch(cfg.Passes); err != nil {
 		return model.Checkpoint{}, Record{}, err
 	}
-	if hasActQuant(post) {
-		return model.Checkpoint{}, Record{}, fmt.Errorf("actquant from the first step: a fresh network has no activation ranges to calibrate; train, then finetune with it")
+	c, scheds, post, err := prepare(cfg, train, model.NewParams(cfg.Train.Sizes(train.Inputs(), train.Classes())))
+	if err != nil {
+		return model.Checkpoint{}, Record{}, err
 	}
 	var noRetrain compress.Result
 	var before model.Result
@@ -119,7 +119,7 @@ func Train(cfg Config, train, val, test data.Set, hooks training.Hooks) (model.C
 	if err != nil {
 		return model.Checkpoint{}, Record{}, err
 	}
-	out, rec, err := finish(res, post, noRetrain, test, 4*model.ParamCount(cfg.Train.Sizes(data.Pixels, data.Classes)))
+	out, rec, err := finish(res, post, noRetrain, test, 4*model.ParamCount(cfg.Train.Sizes(train.Inputs(), train.Classes())))
 	rec.Schedules = scheds
 	if cfg.Reference != nil {
 		rec.AccBefore = before.Accuracy
@@ -229,6 +229,25 @@ func mergeMeta(in, run model.Meta) model.Meta {
 func Check(passes []string) error {
 	_, _, err := Constraints(passes, 1)
 	return err
+}
+
+// CheckScratch is Check for training a fresh network with the passes from
+// the first step (Train): besides, it refuses what needs a trained network
+// — activation ranges to calibrate, weights to cluster.
+func CheckScratch(passes []string) error {
+	if err := Check(passes); err != nil {
+		return err
+	}
+	for _, p := range passes {
+		spec, _ := compress.ParseSpec(p)
+		switch {
+		case spec.Name == "actquant":
+			return fmt.Errorf("actquant from the first step: a fresh network has no activation ranges to calibrate; train, then finetune with it")
+		case spec.Name == "quantize" && spec.Args["scheme"] == "kmeans":
+			return fmt.Errorf("quantize: scheme=kmeans from the first step would fix the clusters of the random initial weights; train, then finetune with it (Deep Compression clusters a trained, pruned network)")
+		}
+	}
+	return nil
 }
 
 // constraintFor builds the constraint that holds spec through a run of

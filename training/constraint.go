@@ -43,7 +43,7 @@ func TrainConstrained(cfg model.TrainConfig, c Constraint, train, val data.Set, 
 		return TrainResult{}, err
 	}
 	rng := rand.New(rand.NewSource(cfg.Seed))
-	p := model.InitGlorot(sizes(cfg), rng)
+	p := model.InitGlorot(sizes(cfg, train), rng)
 	shadow := constrainStart(&p, c)
 	res, err := fitWith(&p, fitOpts{shadow: shadow, c: c}, cfg, train, val, rng, hooks)
 	res.Params, res.Config = p, cfg
@@ -65,7 +65,7 @@ func constrainStart(p *model.Params, c Constraint) *model.Params {
 // comes from start) under the constraint c (nil: plain fine-tuning) and
 // returns the projected weights: what the constraint allows.
 func FineTune(start model.Params, cfg model.TrainConfig, c Constraint, train, val data.Set, hooks Hooks) (TrainResult, error) {
-	if err := start.CheckData(data.Pixels, data.Classes); err != nil {
+	if err := start.CheckData(train.Inputs(), train.Classes()); err != nil {
 		return TrainResult{}, err
 	}
 	cfg.Layers = start.Hidden()

@@ -51,12 +51,12 @@ func TrainDistilled(cfg model.TrainConfig, teacher model.Params, train, val data
 	if err := cfg.Distill.Validate(); err != nil {
 		return TrainResult{}, err
 	}
-	if err := teacher.CheckData(data.Pixels, data.Classes); err != nil {
+	if err := teacher.CheckData(train.Inputs(), train.Classes()); err != nil {
 		return TrainResult{}, fmt.Errorf("teacher: %v", err)
 	}
 	q, negEnt := SoftTargets(teacher, train, cfg.Distill.Temperature)
 	rng := rand.New(rand.NewSource(cfg.Seed))
-	p := model.InitGlorot(sizes(cfg), rng)
+	p := model.InitGlorot(sizes(cfg, train), rng)
 	res, err := fitWith(&p, fitOpts{soft: q, negEnt: negEnt}, cfg, train, val, rng, hooks)
 	res.Params, res.Config = p, cfg
 	return res, err

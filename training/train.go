@@ -44,17 +44,16 @@ func begin(cfg model.TrainConfig, train, val data.Set) (model.TrainConfig, error
 	if train.Len() == 0 {
 		return cfg, fmt.Errorf("training set is empty")
 	}
-	if err := model.CheckSizes(sizes(cfg)); err != nil {
+	if err := model.CheckSizes(sizes(cfg, train)); err != nil {
 		return cfg, fmt.Errorf("layers %v: %v", cfg.Layers, err)
 	}
 	cfg.TrainImages, cfg.ValImages = train.Len(), val.Len()
 	return cfg, nil
 }
 
-// sizes returns the network's widths for the recipe: the input width and
-// the class count are MNIST's (data.Pixels, data.Classes), the layers the
-// recipe's.
-func sizes(cfg model.TrainConfig) []int { return cfg.Sizes(data.Pixels, data.Classes) }
+// sizes returns the network's widths for the recipe on a data set: its
+// image width and class count around the recipe's hidden layers.
+func sizes(cfg model.TrainConfig, s data.Set) []int { return cfg.Sizes(s.Inputs(), s.Classes()) }
 
 // trainer owns what one training run needs: the graph for full batches,
 // the graph for the last partial batch (nil when n divides evenly) and the
