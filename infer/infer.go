@@ -1,16 +1,19 @@
-// Package infer evaluates a network straight from its packed tensors
-// (package mnc) without expanding them to dense float32: pruned tensors run
-// through a sparse kernel over their kept entries (CSR by input row, which
-// also skips the input's zero pixels), grid-quantized tensors through an
-// integer kernel when the layer's input is quantized too (uint8 codes ×
-// integer levels, int32 accumulation, one float rescale per output), and
-// other quantized tensors over their codes. Only tensors the file stores as
-// float32 use a dense BLAS GEMM, as model.Forward does.
+// Package infer evaluates a network of any depth straight from its packed
+// tensors (package mnc) without expanding them to dense float32: pruned
+// tensors run through a sparse kernel over their kept entries (CSR by input
+// row, which also skips the input's zero pixels), grid-quantized tensors
+// through an integer kernel when the layer's input is quantized too
+// (activation codes × integer levels, int32 accumulation, one float
+// rescale per output), and other quantized tensors over their codes. Only
+// tensors the file stores as float32 use a dense BLAS GEMM, as
+// model.Forward does. Every path computes what model.Forward computes on
+// the unpacked parameters, to float rounding.
 package infer
 
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
@@ -24,12 +27,14 @@ import (
 
 // kernel kinds.
 const (
-	kDense    = "dense float32 (model.Forward: rows of the non-zero pixels; BLAS for dense inputs)"
+	kDense    = "dense float32"
+	kExpanded = "grid levels expanded to dense float32 (too wide for int16 levels)"
 	kSparse   = "sparse float32 over kept entries (CSR)"
 	kGridF    = "integer levels × float input, one rescale per output"
-	kGridInt  = "integer levels × uint8 input codes, int32 accumulation, one rescale per output"
-	kSparseI  = "sparse integer levels × uint8 input codes (CSR), int32 accumulation"
+	kGridInt  = "integer levels × activation codes, int32 accumulation, one rescale per output"
+	kSparseI  = "sparse integer levels × activation codes (CSR), int32 accumulation"
 	kCodebook = "codebook lookup × float input"
+	kBlock    = "sparse float32 over kept entries, 16 images at a time (block kernel)"
 )
 
 // layer is one dense layer out = in·W + b in whichever form the file gave.
@@ -39,21 +44,21 @@ type layer struct {
 	kind    string
 	bias    []float32
 
-	dense []float32 // kDense: in×out
+	dense []float32 // kDense, kExpanded: in×out
 
 	// CSR over input rows (kSparse, kSparseI)
 	rowStart []int32
 	cols     []uint16
 	wf       []float32 // kSparse: kept values
 
-	// The block kernel's view (package sparse): byte columns and float
-	// values per input row. Set for kSparse layers with out ≤ 256 and for
-	// small layers of any kind (w2: at most 4,096 entries, decoded once).
+	// The block kernel's view (package sparse): per panel of 256 output
+	// columns, byte columns and float values per input row. Set for kSparse
+	// layers and for small layers of any kind (at most 4,096 entries,
+	// decoded once).
 	block  bool
-	bStart []int32
-	bCols  []uint8
-	bVals  []float32
-	wk     []int16 // kGridF, kGridInt (dense in×out); kSparseI (kept)
+	panels []panel
+
+	wk []int16 // kGridF, kGridInt (dense in×out); kSparseI (kept)
 
 	colScale []float32 // grid kernels: the scale of each output column
 	colK     []int32   // kGridInt, kSparseI: Σ_i k_ij, for a non-zero input offset
@@ -65,73 +70,115 @@ type layer struct {
 	kept int
 }
 
-// Net is a network ready to evaluate from packed tensors.
-type Net struct {
-	l1, l2 layer
-	aq     *model.ActQuant
-	hidden int
+// panel is the kept entries of output columns 256·p … 256·p+255 of a
+// layer, by input row: row i's are cols[start[i]:start[i+1]] (relative to
+// the panel's first column) with values vals[…].
+type panel struct {
+	start []int32
+	cols  []uint8
+	vals  []float32
 }
 
-// New builds the evaluator of f.
+// Net is a network ready to evaluate from packed tensors: any number of
+// dense layers, ReLU between them, activation quantization (one range per
+// layer input) when the file's metadata records it.
+type Net struct {
+	layers []layer
+	aq     *model.ActQuant
+	sizes  []int
+	// allDense: every layer is float32, evaluated by model.Forward itself.
+	allDense bool
+	// blocks: the first layer is sparse and every layer fits the block
+	// kernel, so images go through all layers 16 at a time.
+	blocks bool
+}
+
+// New builds the evaluator of f. It refuses, with an error, what it cannot
+// evaluate as model.Forward would: tensors that do not form a network (see
+// mnc.File.Layers), activation quantization that does not fit it (one range
+// per layer input) or that follows the article's literal formula.
 func New(f *mnc.File) (*Net, error) {
-	get := func(name string) (*mnc.Tensor, error) {
-		t := f.Tensor(name)
-		if t == nil {
-			return nil, fmt.Errorf("the file has no tensor %s", name)
+	layers, err := f.Layers()
+	if err != nil {
+		return nil, err
+	}
+	var aq *model.ActQuant
+	bits := 0
+	if f.Meta.ActQuant != nil {
+		c := *f.Meta.ActQuant // the evaluator's own, whatever becomes of f
+		c.Ranges = slices.Clone(c.Ranges)
+		aq = &c
+		if aq.Literal {
+			return nil, fmt.Errorf("literal activation quantization is not supported from a packed file; unpack and evaluate the .npz")
 		}
-		return t, nil
+		if err := aq.Validate(len(layers)); err != nil {
+			return nil, fmt.Errorf("metadata: %w", err)
+		}
+		bits = aq.Bits
 	}
-	w1, err := get("w1")
-	if err != nil {
-		return nil, err
+	n := &Net{aq: aq, sizes: mnc.Sizes(layers), allDense: true}
+	for _, l := range layers {
+		n.layers = append(n.layers, build(l.W.Name, l.W, l.B.Dense(), bits))
 	}
-	b1, err := get("b1")
-	if err != nil {
-		return nil, err
+	n.blocks = n.layers[0].kind == kSparse
+	for _, l := range n.layers {
+		n.allDense = n.allDense && l.dense != nil
+		n.blocks = n.blocks && l.block
 	}
-	w2, err := get("w2")
-	if err != nil {
-		return nil, err
-	}
-	b2, err := get("b2")
-	if err != nil {
-		return nil, err
-	}
-	h := b1.Len()
-	if len(w1.Shape) != 2 || w1.Shape[0] != model.Inputs || w1.Shape[1] != h ||
-		len(w2.Shape) != 2 || w2.Shape[0] != h || w2.Shape[1] != model.Classes || b2.Len() != model.Classes {
-		return nil, fmt.Errorf("shapes w1 %v b1 %v w2 %v b2 %v do not form a 784-H-10 network", w1.Shape, b1.Shape, w2.Shape, b2.Shape)
-	}
-	n := &Net{aq: f.Meta.ActQuant, hidden: h}
-	if n.aq != nil && n.aq.Literal {
-		return nil, fmt.Errorf("literal activation quantization is not supported from a packed file; unpack and evaluate the .npz")
-	}
-	n.l1 = build("w1", w1, b1.Dense(), n.aq != nil)
-	n.l2 = build("w2", w2, b2.Dense(), n.aq != nil)
 	return n, nil
 }
 
-// inRange returns the activation range feeding layer 1 (input) or 2 (hidden).
-func (n *Net) inRange(input bool) model.Range {
+// Sizes returns the widths [inputs, hidden…, classes].
+func (n *Net) Sizes() []int { return append([]int(nil), n.sizes...) }
+
+// Depth, Inputs and Classes are the number of layers, the input width and
+// the output width.
+func (n *Net) Depth() int   { return len(n.layers) }
+func (n *Net) Inputs() int  { return n.sizes[0] }
+func (n *Net) Classes() int { return n.sizes[len(n.sizes)-1] }
+
+// CheckData reports whether the network fits data of the given input width
+// and class count, as model.Params.CheckData does, naming the tensor.
+func (n *Net) CheckData(inputs, classes int) error {
+	if n.Inputs() != inputs {
+		return fmt.Errorf("w1 takes %d inputs, but the data's images have %d pixels", n.Inputs(), inputs)
+	}
+	if n.Classes() != classes {
+		return fmt.Errorf("%s has %d outputs, but the data have %d classes", n.layers[len(n.layers)-1].name, n.Classes(), classes)
+	}
+	return nil
+}
+
+// inRange returns the activation range feeding layer l (from 0: the input).
+func (n *Net) inRange(l int) model.Range {
 	if n.aq == nil {
 		return model.Range{}
 	}
-	if input {
-		return n.aq.Input
-	}
-	return n.aq.Hidden
+	return n.aq.Range(l)
 }
 
-// Kernels describes the kernel each layer runs.
+// Kernels describes the kernel each layer runs, in order.
 func (n *Net) Kernels() []string {
-	return []string{n.l1.describe(), n.l2.describe()}
+	out := make([]string, len(n.layers))
+	for i := range n.layers {
+		l := &n.layers[i]
+		kind := l.kind
+		switch {
+		case n.allDense:
+			kind += " (model.Forward: rows of the non-zero inputs; BLAS for dense inputs)"
+		case n.blocks:
+			kind = kBlock
+		case l.dense != nil:
+			kind += " (BLAS GEMM)"
+		}
+		out[i] = fmt.Sprintf("%s (%d×%d, %d stored): %s", l.name, l.in, l.out, l.kept, kind)
+	}
+	return out
 }
 
-func (l *layer) describe() string {
-	return fmt.Sprintf("%s (%d×%d, %d stored): %s", l.name, l.in, l.out, l.kept, l.kind)
-}
-
-func build(name string, t *mnc.Tensor, bias []float32, quantIn bool) layer {
+// build prepares one layer. actBits is the width of the activation codes
+// feeding it (0: float input).
+func build(name string, t *mnc.Tensor, bias []float32, actBits int) layer {
 	in, out := t.Shape[0], t.Shape[1]
 	l := layer{name: name, in: in, out: out, bias: bias, kept: t.Kept()}
 	col := func(p int) int { return p % out }
@@ -146,13 +193,13 @@ func build(name string, t *mnc.Tensor, bias []float32, quantIn bool) layer {
 		for i := 0; i < in; i++ {
 			l.rowStart[i+1] += l.rowStart[i]
 		}
-		l.cols = make([]uint16, len(t.Pos))
+		l.cols = make([]uint16, len(t.Pos)) // out ≤ model.MaxWidth = 2^16
 		for k, p := range t.Pos {
 			l.cols[k] = uint16(col(int(p)))
 		}
 		if t.Map == mnc.Float {
 			l.kind, l.wf = kSparse, t.Float
-		} else if t.Map == mnc.Grid && quantIn && intSafe(t, in) {
+		} else if t.Map == mnc.Grid && intSafe(t, in, actBits) {
 			l.kind = kSparseI
 			l.wk = make([]int16, len(t.Pos))
 			l.colScale = make([]float32, out)
@@ -182,14 +229,18 @@ func build(name string, t *mnc.Tensor, bias []float32, quantIn bool) layer {
 			l.wk[i] = int16(int32(c) + t.Offsets[groupOf(t, i)])
 		}
 		l.kind = kGridF
-		if quantIn && intSafe(t, in) {
+		if intSafe(t, in, actBits) {
 			l.kind = kGridInt
 			l.colK = make([]int32, out)
 			for i, k := range l.wk {
 				l.colK[col(i)] += int32(k)
 			}
 		}
-	default: // codebooks, and grids too wide for int16 levels
+	case t.Map == mnc.Grid && t.Groups<<t.Bits > t.Len():
+		// levels too wide for int16 whose lookup table would outgrow the
+		// tensor (16-bit codes per column): the values themselves
+		l.kind, l.dense = kExpanded, t.Dense()
+	default: // codebooks, and other grids too wide for int16 levels
 		l.kind = kCodebook
 		l.codes = t.Codes
 		l.gOff = make([]int32, out)
@@ -211,22 +262,31 @@ func build(name string, t *mnc.Tensor, bias []float32, quantIn bool) layer {
 			}
 		}
 	}
-	if out <= 256 && (l.kind == kSparse || in*out <= 4096) {
+	if l.kind == kSparse || in*out <= 4096 {
 		l.block = true
-		l.bStart = make([]int32, in+1)
 		v := t.Dense()
-		for i := 0; i < in; i++ {
-			for j := 0; j < out; j++ {
-				if x := v[i*out+j]; x != 0 {
-					l.bCols = append(l.bCols, uint8(j))
-					l.bVals = append(l.bVals, x)
+		l.panels = make([]panel, (out+panelWidth-1)/panelWidth)
+		for p := range l.panels {
+			pn := &l.panels[p]
+			pn.start = make([]int32, in+1)
+			lo, hi := p*panelWidth, min(out, (p+1)*panelWidth)
+			for i := 0; i < in; i++ {
+				for j := lo; j < hi; j++ {
+					if x := v[i*out+j]; x != 0 {
+						pn.cols = append(pn.cols, uint8(j-lo))
+						pn.vals = append(pn.vals, x)
+					}
 				}
+				pn.start[i+1] = int32(len(pn.vals))
 			}
-			l.bStart[i+1] = int32(len(l.bVals))
 		}
 	}
 	return l
 }
+
+// panelWidth is how many output columns one call of the block kernel
+// covers (its column indices are bytes).
+const panelWidth = 256
 
 func groupOf(t *mnc.Tensor, p int) int {
 	if t.Groups <= 1 {
@@ -245,17 +305,19 @@ func intFits(t *mnc.Tensor) bool {
 	return true
 }
 
-// intSafe: int32 accumulation of in products of an 8-bit input code and a
-// level cannot overflow.
-func intSafe(t *mnc.Tensor, in int) bool {
-	if !intFits(t) {
+// intSafe: the layer's input is quantized (actBits > 0) and int32
+// accumulation of in products of an actBits-bit activation code and a level
+// cannot overflow. Wider codes (up to model.MaxActBits) take the integer
+// path when this holds, the float path otherwise.
+func intSafe(t *mnc.Tensor, in, actBits int) bool {
+	if actBits < 1 || !intFits(t) {
 		return false
 	}
 	maxK := 0
 	for _, o := range t.Offsets {
 		maxK = max(maxK, abs(int(o)), abs(int(o)+(1<<t.Bits)-1))
 	}
-	return int64(in)*255*int64(maxK) < math.MaxInt32
+	return int64(in)*int64(1<<actBits-1)*int64(maxK) < math.MaxInt32
 }
 
 func abs(x int) int {
@@ -265,56 +327,73 @@ func abs(x int) int {
 	return x
 }
 
-// chunk is how many images one pass of both layers takes.
+// chunk is how many images one pass of all layers takes.
 const chunk = 2048
 
-// Forward returns the logits (count×10) of count images x (count×784).
+// Forward returns the logits (count×classes) of count images x
+// (count×inputs, row-major). The caller checks the data's width first
+// (CheckData); a length that does not match is a bug and panics, as in
+// model.Forward.
 func (n *Net) Forward(x []float32, count int) []float32 {
-	if len(x) != count*model.Inputs {
-		panic("infer: input length does not match count×784")
+	in, classes := n.Inputs(), n.Classes()
+	if len(x) != count*in {
+		panic("infer: input length does not match count×inputs")
 	}
-	if n.aq != nil && n.aq.Bits > 8 {
-		panic("infer: activation codes wider than 8 bits")
-	}
-	if n.l1.kind == kDense && n.l2.kind == kDense {
+	if n.allDense {
 		// float32 weights: model's own evaluation (over each image's non-zero
-		// pixels, BLAS for dense inputs)
-		p := model.Params{
-			W1: model.Tensor{Name: "w1", Shape: []int{n.l1.in, n.l1.out}, Data: n.l1.dense}, B1: model.Tensor{Name: "b1", Shape: []int{n.l1.out}, Data: n.l1.bias},
-			W2: model.Tensor{Name: "w2", Shape: []int{n.l2.in, n.l2.out}, Data: n.l2.dense}, B2: model.Tensor{Name: "b2", Shape: []int{n.l2.out}, Data: n.l2.bias}}
-		return model.Forward(p, x, count, n.aq)
+		// inputs, BLAS for dense inputs)
+		return model.Forward(n.params(), x, count, n.aq)
 	}
-	logits := make([]float32, count*model.Classes)
-	if n.l1.kind == kSparse && n.l1.block && n.l2.block {
+	logits := make([]float32, count*classes)
+	if n.blocks {
 		n.forwardBlocks(x, count, logits)
 		return logits
 	}
-	hid := make([]float32, chunk*n.hidden)
+	last := len(n.layers) - 1
+	hid := make([][]float32, last) // each hidden layer's output for one chunk
+	for l := range hid {
+		hid[l] = make([]float32, min(chunk, count)*n.layers[l].out)
+	}
 	var xin []float32
 	if n.aq != nil {
-		xin = make([]float32, chunk*model.Inputs)
+		xin = make([]float32, min(chunk, count)*in)
 	}
 	for lo := 0; lo < count; lo += chunk {
 		m := min(chunk, count-lo)
-		xc := x[lo*model.Inputs : (lo+m)*model.Inputs]
+		cur := x[lo*in : (lo+m)*in]
 		if n.aq != nil {
 			// Layer inputs become their level indices 0…2^b−1 (as float32,
 			// exact); each kernel folds the range back in.
-			xc = codesOf(xin[:len(xc)], xc, n.aq.Bits, n.aq.Input)
+			cur = codesOf(xin[:len(cur)], cur, n.aq.Bits, n.aq.Range(0))
 		}
-		hc := hid[:m*n.hidden]
-		n.l1.forward(xc, m, hc, n.inRange(true), n.aq)
-		for i, v := range hc {
-			if v < 0 {
-				hc[i] = 0
+		for l := range n.layers {
+			L := &n.layers[l]
+			if l == last {
+				L.forward(cur, m, logits[lo*classes:(lo+m)*classes], n.inRange(l), n.aq)
+				break
 			}
+			o := hid[l][:m*L.out]
+			L.forward(cur, m, o, n.inRange(l), n.aq)
+			relu(o)
+			if n.aq != nil {
+				codesOf(o, o, n.aq.Bits, n.aq.Range(l+1))
+			}
+			cur = o
 		}
-		if n.aq != nil {
-			hc = codesOf(hc, hc, n.aq.Bits, n.aq.Hidden)
-		}
-		n.l2.forward(hc, m, logits[lo*model.Classes:(lo+m)*model.Classes], n.inRange(false), n.aq)
 	}
 	return logits
+}
+
+// params returns the layers of an all-float32 network as model parameters.
+func (n *Net) params() model.Params {
+	p := model.Params{Layers: make([]model.Dense, len(n.layers))}
+	for i, l := range n.layers {
+		p.Layers[i] = model.Dense{
+			W: model.Tensor{Name: model.WeightName(i + 1), Shape: []int{l.in, l.out}, Data: l.dense},
+			B: model.Tensor{Name: model.BiasName(i + 1), Shape: []int{l.out}, Data: l.bias},
+		}
+	}
+	return p
 }
 
 // codesOf writes to dst the level index of each src value over range r,
@@ -344,7 +423,7 @@ func (l *layer) forward(in []float32, m int, out []float32, r model.Range, aq *m
 		lo = r.Lo
 		step = (r.Hi - r.Lo) / float32(int(1)<<aq.Bits-1)
 	}
-	if l.kind == kDense {
+	if l.dense != nil {
 		x := in
 		if quant {
 			x = make([]float32, len(in))
@@ -420,20 +499,23 @@ func (l *layer) rescale(dst []float32, iacc []int32, lo, step float32) {
 	}
 }
 
-// forwardBlocks runs both layers on blocks of 16 images held transposed:
-// each kept weight of a row updates 16 outputs at once (package sparse),
-// and an input row that is zero in all 16 images is skipped. Rows are taken
-// in increasing order, so an image's result does not depend on the other
-// images of its block.
+// forwardBlocks runs every layer on blocks of 16 images held transposed:
+// each kept weight of a row updates 16 outputs at once (package sparse, on
+// panels of 256 output columns), and an input row that is zero in all 16
+// images is skipped. Rows are taken in increasing order, so an image's
+// result does not depend on the other images of its block.
 func (n *Net) forwardBlocks(x []float32, count int, logits []float32) {
 	const B = sparse.Block
-	const in = model.Inputs
-	h := n.hidden
+	in, classes := n.Inputs(), n.Classes()
+	widest := 0
+	for _, l := range n.layers {
+		widest = max(widest, len(l.panels)*panelWidth)
+	}
 	blocks := (count + B - 1) / B
 	par.Rows(blocks, 1, func(a, b int) {
-		xt := new([in][B]float32)
-		var active [in]uint32 // non-zero when some image of the block uses the row
-		hid, out := new([256 * B]float32), new([256 * B]float32)
+		xt := make([][B]float32, in)
+		active := make([]uint32, in) // non-zero when some image of the block uses the row
+		bufs := [2][]float32{make([]float32, widest*B), make([]float32, widest*B)}
 		scratch := make([]float32, B*in)
 		for blk := a; blk < b; blk++ {
 			r0 := blk * B
@@ -444,46 +526,69 @@ func (n *Net) forwardBlocks(x []float32, count int, logits []float32) {
 				copy(scratch, src)
 				src = scratch
 				if n.aq != nil {
-					n.aq.QuantizeActivations(src[:nr*in], n.aq.Input)
+					n.aq.QuantizeActivations(src[:nr*in], n.aq.Range(0))
 				}
 			}
-			sparse.Transpose(xt[:], src, active[:])
-			fill(hid, n.l1.bias)
+			sparse.Transpose(xt, src, active)
+			l0 := &n.layers[0]
+			cur := bufs[0]
+			fill(cur, l0.bias)
 			for i := range active {
 				if active[i] != 0 {
-					s, e := n.l1.bStart[i], n.l1.bStart[i+1]
-					sparse.Row(hid, &xt[i], n.l1.bCols[s:e], n.l1.bVals[s:e])
+					l0.row(cur, i, &xt[i])
 				}
 			}
-			hv := hid[:h*B]
-			for k, v := range hv { // ReLU without a branch: clear negatives by their sign bit
-				u := math.Float32bits(v)
-				hv[k] = math.Float32frombits(u &^ uint32(int32(u)>>31))
-			}
-			if n.aq != nil {
-				n.aq.QuantizeActivations(hv, n.aq.Hidden)
-			}
-			fill(out, n.l2.bias)
-			for c := 0; c < h; c++ {
-				hc := (*[B]float32)(hid[c*B : c*B+B])
-				if *hc == ([B]float32{}) {
-					continue
+			for l := 1; l < len(n.layers); l++ {
+				L := &n.layers[l]
+				hv := cur[:L.in*B]
+				relu(hv)
+				if n.aq != nil {
+					n.aq.QuantizeActivations(hv, n.aq.Range(l))
 				}
-				s, e := n.l2.bStart[c], n.l2.bStart[c+1]
-				sparse.Row(out, hc, n.l2.bCols[s:e], n.l2.bVals[s:e])
+				o := bufs[l%2]
+				fill(o, L.bias)
+				for c := 0; c < L.in; c++ {
+					hc := (*[B]float32)(cur[c*B : c*B+B])
+					if *hc != ([B]float32{}) {
+						L.row(o, c, hc)
+					}
+				}
+				cur = o
 			}
 			for r := 0; r < nr; r++ {
-				dst := logits[(r0+r)*model.Classes : (r0+r+1)*model.Classes]
+				dst := logits[(r0+r)*classes : (r0+r+1)*classes]
 				for k := range dst {
-					dst[k] = out[k*B+r]
+					dst[k] = cur[k*B+r]
 				}
 			}
 		}
 	})
 }
 
+// row adds input row i of the layer, x (one input of 16 images), times its
+// kept weights into out (column c's 16 outputs at c·16), panel by panel.
+func (l *layer) row(out []float32, i int, x *[sparse.Block]float32) {
+	const span = panelWidth * sparse.Block
+	for p := range l.panels {
+		pn := &l.panels[p]
+		s, e := pn.start[i], pn.start[i+1]
+		if s < e {
+			sparse.Row((*[span]float32)(out[p*span:(p+1)*span]), x, pn.cols[s:e], pn.vals[s:e])
+		}
+	}
+}
+
+// relu clears the negatives of v by their sign bit, without a branch (the
+// signs of hidden units are a coin toss a branch predictor loses on).
+func relu(v []float32) {
+	for k, x := range v {
+		u := math.Float32bits(x)
+		v[k] = math.Float32frombits(u &^ uint32(int32(u)>>31))
+	}
+}
+
 // fill sets out[c·16 … +16] to bias[c] for every c of bias.
-func fill(out *[256 * sparse.Block]float32, bias []float32) {
+func fill(out []float32, bias []float32) {
 	for c, bc := range bias {
 		o := (*[sparse.Block]float32)(out[c*sparse.Block : c*sparse.Block+sparse.Block])
 		for r := range o {

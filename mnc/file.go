@@ -9,12 +9,17 @@ import (
 	"hash/crc32"
 	"io"
 	"math"
+	"slices"
 
 	"mnistc/model"
 )
 
-// File is a decoded .mnc file: the checkpoint's metadata and its tensors.
+// File is a decoded .mnc file: the checkpoint's metadata and its tensors,
+// w1, b1, …, wN, bN in that order (Layers pairs them up).
 type File struct {
+	// Version is the format version the file was read in, or written in
+	// by Encode.
+	Version int
 	Meta    model.Meta
 	Tensors []Tensor
 	// MetaBytes is the stored size of the metadata section's payload.
@@ -37,7 +42,7 @@ func Pack(c model.Checkpoint) ([]byte, *File, error) {
 	}
 	b, err := f.Encode()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("pack: %w", err)
 	}
 	back, err := Decode(b)
 	if err != nil {
@@ -58,9 +63,10 @@ func Pack(c model.Checkpoint) ([]byte, *File, error) {
 	return b, back, nil
 }
 
-// Lean keeps the metadata a deployed model needs — the activation ranges,
-// the training recipe and where the weights came from — and drops the
-// training history, the test evaluation and the pass records.
+// Lean keeps the metadata a deployed model needs — the activation ranges
+// (one per layer input), the training recipe and where the weights came
+// from — and drops the training history, the test evaluation and the pass
+// records. The layer sizes need no field: the tensors' shapes hold them.
 func Lean(m model.Meta) model.Meta {
 	return model.Meta{Train: m.Train, ActQuant: m.ActQuant, Source: m.Source}
 }
@@ -77,11 +83,23 @@ func best(name string, shape []int, v []float32) Tensor {
 	return win
 }
 
-// Encode serializes f: header, the metadata section, one section per tensor.
+// Encode serializes f in the current version: header, the metadata
+// section, one section per tensor. It refuses what Decode would: tensors
+// that do not form a network (see Layers), metadata that does not describe
+// it.
 //
 //	header   magic "MNC\x1a" · u16 version · u16 sections · u32 CRC-32 of the 8 bytes before it
 //	section  u8 kind · u32 payload length · payload · u32 CRC-32 of kind, length and payload
 func (f *File) Encode() ([]byte, error) {
+	current := *f // a version-1 file's layers, checked as this version's
+	current.Version = Version
+	layers, err := current.Layers()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkMeta(&f.Meta, Sizes(layers)); err != nil {
+		return nil, fmt.Errorf("metadata: %w", err)
+	}
 	meta, err := json.Marshal(f.Meta)
 	if err != nil {
 		return nil, err
@@ -112,13 +130,15 @@ func (f *File) Encode() ([]byte, error) {
 		section(sectionTensor, encodeTensor(&f.Tensors[i]))
 	}
 	f.Size = len(out.b)
+	f.Version = Version
 	return out.b, nil
 }
 
-// Decode parses .mnc bytes. Every fault is an error naming the section and
-// what is wrong: bad magic, unknown version, truncation, checksum mismatch,
-// inconsistent counts or shapes. Nothing larger than the bytes justify is
-// allocated.
+// Decode parses .mnc bytes of any version this package reads. Every fault
+// is an error naming the section and what is wrong: bad magic, unknown
+// version, truncation, checksum mismatch, inconsistent counts, tensors out
+// of order or whose shapes do not chain (see Layers), metadata that does
+// not fit the network. Nothing larger than the bytes justify is allocated.
 func Decode(b []byte) (*File, error) {
 	if len(b) < 12 {
 		return nil, fmt.Errorf("truncated: %d bytes, a header alone is 12", len(b))
@@ -129,17 +149,17 @@ func Decode(b []byte) (*File, error) {
 	if got := crc32.ChecksumIEEE(b[:8]); got != binary.LittleEndian.Uint32(b[8:12]) {
 		return nil, fmt.Errorf("header checksum mismatch: the file is corrupt")
 	}
-	if v := binary.LittleEndian.Uint16(b[4:6]); v != Version {
-		return nil, fmt.Errorf("format version %d: this build reads version %d", v, Version)
+	v := binary.LittleEndian.Uint16(b[4:6])
+	if !slices.Contains(versions, v) {
+		return nil, fmt.Errorf("format version %d: this build reads versions %v", v, versions)
 	}
 	nsec := int(binary.LittleEndian.Uint16(b[6:8]))
 	if nsec > MaxSections {
 		return nil, fmt.Errorf("%d sections, more than %d", nsec, MaxSections)
 	}
-	f := &File{Size: len(b)}
+	f := &File{Version: int(v), Size: len(b)}
 	rest := b[12:]
 	sawMeta := false
-	names := map[string]bool{}
 	for i := 0; i < nsec; i++ {
 		if len(rest) < 9 {
 			return nil, fmt.Errorf("truncated: section %d of %d needs at least 9 bytes, %d left", i+1, nsec, len(rest))
@@ -171,10 +191,12 @@ func Decode(b []byte) (*File, error) {
 			if err != nil {
 				return nil, err
 			}
-			if names[t.Name] {
-				return nil, fmt.Errorf("%s: tensor %q appears twice", ctx, t.Name)
+			if want := tensorName(len(f.Tensors)); t.Name != want {
+				if len(f.Tensors) >= 2*model.MaxDepth {
+					return nil, fmt.Errorf("%s: tensor %q: a network holds at most %d layers", ctx, t.Name, model.MaxDepth)
+				}
+				return nil, fmt.Errorf("%s: tensor %q where %s belongs: tensors go w1, b1, …, wN, bN", ctx, t.Name, want)
 			}
-			names[t.Name] = true
 			t.Stats.PayloadBytes = len(payload)
 			f.Tensors = append(f.Tensors, t)
 		default:
@@ -183,6 +205,13 @@ func Decode(b []byte) (*File, error) {
 	}
 	if len(rest) != 0 {
 		return nil, fmt.Errorf("%d bytes after the last section", len(rest))
+	}
+	layers, err := f.Layers()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkMeta(&f.Meta, Sizes(layers)); err != nil {
+		return nil, fmt.Errorf("metadata: %w", err)
 	}
 	return f, nil
 }
@@ -226,14 +255,16 @@ func (f *File) Tensor(name string) *Tensor {
 // Checkpoint expands the file to a float32 checkpoint (unpack) and
 // validates it as a network.
 func (f *File) Checkpoint() (model.Checkpoint, error) {
-	c := model.Checkpoint{Meta: f.Meta}
-	dst := c.Params.Tensors()
-	for i, name := range model.TensorNames {
-		t := f.Tensor(name)
-		if t == nil {
-			return model.Checkpoint{}, fmt.Errorf("the file has no tensor %s", name)
-		}
-		*dst[i] = model.Tensor{Name: name, Shape: append([]int(nil), t.Shape...), Data: t.Dense()}
+	layers, err := f.Layers()
+	if err != nil {
+		return model.Checkpoint{}, err
+	}
+	c := model.Checkpoint{Meta: f.Meta, Params: model.Params{Layers: make([]model.Dense, len(layers))}}
+	expand := func(t *Tensor) model.Tensor {
+		return model.Tensor{Name: t.Name, Shape: append([]int(nil), t.Shape...), Data: t.Dense()}
+	}
+	for i, l := range layers {
+		c.Params.Layers[i] = model.Dense{W: expand(l.W), B: expand(l.B)}
 	}
 	if err := c.Params.Validate(); err != nil {
 		return model.Checkpoint{}, err

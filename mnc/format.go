@@ -1,19 +1,36 @@
 package mnc
 
-import "fmt"
+import (
+	"fmt"
 
-// Magic opens every .mnc file; Version is the layout this package writes
-// and reads.
+	"mnistc/model"
+)
+
+// Magic opens every .mnc file; Version is the layout this package writes.
+// Version 2 holds a network of any depth (w1, b1, …, wN, bN) and metadata
+// whose activation ranges are one per layer input ("ranges"); version 1
+// files — two layers, ranges written as "input" and "hidden" — still read.
+// The version changed although the sections did not, so that a version-1
+// reader refuses a deeper network, and metadata it would misread, instead
+// of evaluating them wrongly.
 const (
 	Magic   = "MNC\x1a"
-	Version = 1
+	Version = 2
 )
+
+// versions lists what Decode reads, and the layer count a version-1 file
+// must have.
+var versions = []uint16{1, Version}
+
+const v1Depth = 2
 
 // Limits of the format, checked before allocating.
 const (
 	MaxRank     = 4
 	MaxElements = 1 << 24 // per tensor: 64 MB as float32
-	MaxSections = 64
+	// MaxSections is the metadata plus two tensors for each of the at most
+	// model.MaxDepth layers a checkpoint may hold.
+	MaxSections = 1 + 2*model.MaxDepth
 	MaxMeta     = 1 << 20 // metadata JSON after inflating
 	MaxBits     = 16      // code and index widths
 	MaxBook     = 4096    // codebook entries per group

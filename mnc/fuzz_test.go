@@ -8,16 +8,16 @@ import (
 )
 
 // FuzzDecode: any bytes either decode or give an error — no panic, no hang,
-// no allocation beyond what the bytes justify — and whatever decodes
-// re-encodes to a file that decodes to the same values.
+// no allocation beyond what the bytes justify — and whatever decodes is a
+// network (Layers) and re-encodes, in the current version, to a file that
+// decodes to the same values.
 func FuzzDecode(f *testing.F) {
 	f.Add(smallFile(f))
-	for _, chain := range [][]string{nil, {"quantize:bits=1"}, {"quantize:bits=3,scheme=kmeans,granularity=channel"}} {
-		b, _, err := mnc.Pack(compressed(f, 2, chain...))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
+	f.Add(deepFile(f))
+	f.Add(v1File(f))
+	for _, chain := range [][]step{nil, {binarize()}, {codebook(3, true)}} {
+		f.Add(packed(f, compressed(f, []int{784, 2, 10}, chain...)))
+		f.Add(packed(f, compressed(f, []int{784, 2, 3, 10}, chain...)))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		file, err := mnc.Decode(b)
@@ -31,6 +31,9 @@ func FuzzDecode(f *testing.F) {
 		back, err := mnc.Decode(again)
 		if err != nil {
 			t.Fatalf("re-encoded file does not decode: %v", err)
+		}
+		if _, err := file.Layers(); err != nil {
+			t.Fatalf("decoded, but not a network: %v", err)
 		}
 		if len(back.Tensors) != len(file.Tensors) {
 			t.Fatalf("%d tensors, then %d", len(file.Tensors), len(back.Tensors))

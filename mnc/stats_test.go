@@ -10,7 +10,7 @@ import (
 // decoder reads back from the bytes.
 func TestStatsAgree(t *testing.T) {
 	for _, chain := range chains {
-		ck := compressed(t, 32, chain...)
+		ck := compressed(t, archs[2], chain...)
 		b, packed, err := mnc.Pack(ck)
 		if err != nil {
 			t.Fatal(err)
@@ -22,7 +22,7 @@ func TestStatsAgree(t *testing.T) {
 		dec, _ := mnc.Decode(b)
 		for i := range enc.Tensors {
 			if enc.Tensors[i].Stats != dec.Tensors[i].Stats {
-				t.Fatalf("%v %s: encoder %+v, decoder %+v", chain, enc.Tensors[i].Name, enc.Tensors[i].Stats, dec.Tensors[i].Stats)
+				t.Fatalf("%s %s: encoder %+v, decoder %+v", chainName(archs[2], chain), enc.Tensors[i].Name, enc.Tensors[i].Stats, dec.Tensors[i].Stats)
 			}
 		}
 	}

@@ -220,6 +220,9 @@ func decodeTensor(p []byte, ctx string) (Tensor, error) {
 		}
 		nnz := r.count("stored entries", n)
 		nsym := r.count("index symbols", 8*r.left())
+		if r.err == nil && nnz > nsym { // each entry takes a symbol: bound nnz before allocating it
+			r.fail("%d stored entries but %d index symbols", nnz, nsym)
+		}
 		if r.err != nil {
 			return t, r.err
 		}
@@ -287,19 +290,9 @@ func decodeTensor(p []byte, ctx string) (Tensor, error) {
 		r.fail("%d bytes after the code stream", r.left())
 		return t, r.err
 	}
-	if t.Map == Codebook {
-		for i, c := range t.Codes {
-			g := 0
-			if t.Sparse {
-				g = t.group(int(t.Pos[i]))
-			} else {
-				g = t.group(i)
-			}
-			if int(c) >= len(t.Book[g]) {
-				r.fail("code %d at entry %d is outside its codebook of %d", c, i, len(t.Book[g]))
-				return t, r.err
-			}
-		}
+	// every code within its codebook, every grid level it stands for finite
+	if t.checkCodes(r.fail) != nil {
+		return t, r.err
 	}
 	return t, nil
 }
