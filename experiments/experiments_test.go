@@ -72,9 +72,9 @@ func TestChainCells(t *testing.T) {
 func TestSchemaErrors(t *testing.T) {
 	base := "name: x\nseeds: [1]\ntrain: {epochs: 1}\nsweeps:\n  - name: q\n    rows: bits\n    steps:\n      - methods: [quantize]\n        grid:\n          bits: [2, 4]\n"
 	cases := []struct{ name, text, want string }{
-		{"unknown top key", base + "colour: red\n", "x.yaml:11: field colour not found"},
-		{"unknown sweep key", strings.Replace(base, "    rows: bits\n", "    rows: bits\n    colour: red\n", 1), "x.yaml:7: field colour not found"},
-		{"wrong type", strings.Replace(base, "epochs: 1", "epochs: many", 1), "x.yaml:3: cannot unmarshal !!str `many` into int"},
+		{"unknown top key", base + "colour: red\n", `x.yaml:11: unknown field "colour" at the top level (known: name, description, train, seeds, sweeps, literature)`},
+		{"unknown sweep key", strings.Replace(base, "    rows: bits\n", "    rows: bits\n    colour: red\n", 1), `x.yaml:7: unknown field "colour" in sweeps[0] (known: name, rows,`},
+		{"wrong type", strings.Replace(base, "epochs: 1", "epochs: many", 1), `x.yaml:3: train.epochs: want a whole number, not "many"`},
 		{"grid out of range", strings.Replace(base, "bits: [2, 4]", "bits: [2, 40]", 1), "x.yaml:10: sweeps[0].steps[0]"},
 		{"grid value named", strings.Replace(base, "bits: [2, 4]", "bits: [2, 40]", 1), "bits=40 out of range"},
 		{"unknown pass", strings.Replace(base, "methods: [quantize]", "methods: [squash]", 1), `unknown pass "squash"`},
@@ -532,4 +532,34 @@ func TestSecondSweepOnFolderRefused(t *testing.T) {
 		t.Fatalf("lock after release: %v", err)
 	}
 	again()
+}
+
+// TestLeNet300ExperimentParses: the Deep Compression reproduction trains
+// LeNet-300-100 and its k-means cells are fine-tuned with Han et al.'s
+// per-layer keep rates; its literature entries name its own sweeps.
+func TestLeNet300ExperimentParses(t *testing.T) {
+	e, err := Load("lenet300.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := e.Train.TrainConfig(1).Layers; !reflect.DeepEqual(got, []int{300, 100}) {
+		t.Errorf("layers %v, want [300 100]", got)
+	}
+	dc := 0
+	for _, s := range e.Sweeps {
+		cells, _ := s.Cells()
+		for _, c := range cells {
+			if s.Finetune != nil && strings.Contains(strings.Join(c.Specs, " "), "scheme=kmeans") &&
+				strings.Contains(c.Specs[0], "keep=w1:0.08/w2:0.09/w3:0.26") {
+				dc++
+			}
+		}
+	}
+	if dc != 2 || len(e.Literature) != 2 {
+		t.Errorf("%d fine-tuned Deep Compression cells at Han's rates (want 2: 6 and 4 bits), %d references", dc, len(e.Literature))
+	}
+	bad := strings.Replace(string(e.Raw()), "compare: deep-compression", "compare: nowhere", 1)
+	if _, err := Parse("l.yaml", []byte(bad)); err == nil || !strings.Contains(err.Error(), `compare "nowhere": not a sweep`) {
+		t.Errorf("a reference to no sweep: %v", err)
+	}
 }

@@ -50,6 +50,10 @@ type Packed struct {
 	Bytes     int     `json:"bytes"`
 	MetaBytes int     `json:"meta_bytes"`
 	Ratio     float64 `json:"ratio"`
+	// Tensors is the file's per-tensor table (kept weights, code and index
+	// bits before and after Huffman coding, bytes): Deep Compression's
+	// per-layer breakdown.
+	Tensors []mnc.TensorSummary `json:"tensors,omitempty"`
 }
 
 // pack measures the packed size of a cell's result.
@@ -59,7 +63,7 @@ func pack(p model.Params, aq *model.ActQuant, train model.TrainConfig, specs []s
 	if err != nil {
 		return nil, err
 	}
-	return &Packed{Bytes: len(b), MetaBytes: f.MetaBytes, Ratio: float64(floatBytes) / float64(len(b))}, nil
+	return &Packed{Bytes: len(b), MetaBytes: f.MetaBytes, Ratio: float64(floatBytes) / float64(len(b)), Tensors: f.Summary()}, nil
 }
 
 // FinetuneResult is a fine-tuning cell's budget and outcome. The cell's

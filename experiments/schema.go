@@ -2,8 +2,11 @@ package experiments
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -22,9 +25,64 @@ type Experiment struct {
 	Train       Recipe   `yaml:"train" json:"train"`
 	Seeds       []int64  `yaml:"seeds" json:"seeds"`
 	Sweeps      []*Sweep `yaml:"sweeps" json:"sweeps"`
+	// Literature holds published results the report sets beside this
+	// experiment's own: citations typed into the file, never computed.
+	Literature []Reference `yaml:"literature" json:"literature,omitempty"`
 
 	path string
 	raw  []byte
+	// lines of name, train, train.val, seeds and sweeps, for messages
+	nameLine, trainLine, valLine, seedsLine, sweepsLine int
+}
+
+// Reference is one published result: its source, the test error of the
+// uncompressed and the compressed network (%), the share of weights kept
+// and the bits per kept weight of each layer (w1 first), the compression
+// ratio it reports, and the sweep of this experiment to set beside it.
+type Reference struct {
+	Source      string    `yaml:"source" json:"source"`
+	Method      string    `yaml:"method" json:"method"`
+	ErrorBefore float64   `yaml:"error_before" json:"error_before"`
+	ErrorAfter  float64   `yaml:"error_after" json:"error_after"`
+	Kept        []float64 `yaml:"kept" json:"kept,omitempty"`
+	Bits        []float64 `yaml:"bits" json:"bits,omitempty"`
+	Ratio       float64   `yaml:"ratio" json:"ratio"`
+	Compare     string    `yaml:"compare" json:"compare"`
+}
+
+// checkReference validates a literature entry against the sweeps.
+func (e *Experiment) checkReference(i int, r Reference) error {
+	where := fmt.Sprintf("literature[%d]", i)
+	if strings.TrimSpace(r.Source) == "" {
+		return fmt.Errorf("%s: source: missing", where)
+	}
+	for _, v := range []struct {
+		name string
+		x    float64
+	}{{"error_before", r.ErrorBefore}, {"error_after", r.ErrorAfter}} {
+		if !(v.x >= 0 && v.x <= 100) {
+			return fmt.Errorf("%s: %s %v: want a test error in %% (0–100)", where, v.name, v.x)
+		}
+	}
+	for _, k := range r.Kept {
+		if !(k > 0 && k <= 100) {
+			return fmt.Errorf("%s: kept %v: want percentages in (0, 100]", where, r.Kept)
+		}
+	}
+	for _, b := range r.Bits {
+		if !(b > 0 && b <= 32) {
+			return fmt.Errorf("%s: bits %v: want bits per weight in (0, 32]", where, r.Bits)
+		}
+	}
+	if !(r.Ratio >= 1) {
+		return fmt.Errorf("%s: ratio %v: want ≥ 1", where, r.Ratio)
+	}
+	for _, s := range e.Sweeps {
+		if s != nil && s.Name == r.Compare {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s: compare %q: not a sweep of this experiment", where, r.Compare)
 }
 
 // Recipe is the training recipe of every baseline (the seed comes from
@@ -145,9 +203,13 @@ const (
 type Step struct {
 	Methods []string             `yaml:"methods" json:"methods"`
 	Grid    map[string]yaml.Node `yaml:"grid" json:"-"`
-	line    int
-	keys    []string
-	values  [][]string
+	line    int                  // the first grid key's
+	at      int                  // the step's
+	// methodsNode is the methods list as parsed: its items' lines, and
+	// whether it was a [flow, list] (which splits an unquoted spec at commas)
+	methodsNode *yaml.Node
+	keys        []string
+	values      [][]string
 }
 
 // TrainConfig returns the model recipe for one seed.
@@ -196,25 +258,43 @@ func Parse(path string, raw []byte) (*Experiment, error) {
 		return nil, fmt.Errorf("%s: the experiment file is empty", path)
 	}
 	var root yaml.Node
-	if err := yaml.Unmarshal(raw, &root); err != nil {
-		return nil, fmt.Errorf("%s:%v", path, cleanYAML(err))
+	docs := yaml.NewDecoder(bytes.NewReader(raw))
+	if err := docs.Decode(&root); errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%s: the experiment file holds no YAML (only comments?)", path)
+	} else if err != nil {
+		return nil, yamlError(path, err)
 	}
+	var next yaml.Node
+	if err := docs.Decode(&next); err == nil {
+		return nil, fmt.Errorf("%s:%d: a second YAML document (after ---): an experiment file holds one", path, max(next.Line, firstLine(&next)))
+	} else if !errors.Is(err, io.EOF) {
+		return nil, yamlError(path, err)
+	}
+	if errs := checkShape(&root, reflect.TypeOf(Experiment{})); len(errs) > 0 {
+		return nil, fmt.Errorf("%s:%s", path, strings.Join(errs, "\n"+path+":"))
+	}
+	// the shape is right, so the decoder's own messages are a last resort
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
 	e := &Experiment{path: path, raw: raw}
 	if err := dec.Decode(e); err != nil {
-		return nil, fmt.Errorf("%s:%v", path, cleanYAML(err))
+		return nil, yamlError(path, err)
 	}
-	lines := sweepLines(&root)
-	for i, s := range e.Sweeps {
-		if i < len(lines) {
-			s.line = lines[i]
-		}
-	}
+	e.locate(&root)
 	if err := e.validate(); err != nil {
 		return nil, fmt.Errorf("%s:%w", path, err)
 	}
 	return e, nil
+}
+
+// yamlError is a decoder error as "file:N: what" (or "file: what" when
+// the decoder names no line).
+func yamlError(path string, err error) error {
+	msg := cleanYAML(err)
+	if msg != "" && msg[0] >= '0' && msg[0] <= '9' {
+		return fmt.Errorf("%s:%s", path, msg)
+	}
+	return fmt.Errorf("%s: %s", path, msg)
 }
 
 // yamlLine matches yaml's "line N: " so messages read file:N: field.
@@ -232,64 +312,124 @@ func cleanYAML(err error) string {
 	return strings.Join(parts, "; ")
 }
 
-// sweepLines returns the line of each entry of the top-level sweeps list.
-func sweepLines(root *yaml.Node) []int {
-	if len(root.Content) == 0 {
+// firstLine is the line of a document's first node (0 if empty).
+func firstLine(n *yaml.Node) int {
+	if len(n.Content) > 0 {
+		return n.Content[0].Line
+	}
+	return 0
+}
+
+// child returns the value of key in mapping n, or nil.
+func child(n *yaml.Node, key string) *yaml.Node {
+	if n == nil {
 		return nil
 	}
-	doc := root.Content[0]
-	for i := 0; i+1 < len(doc.Content); i += 2 {
-		if doc.Content[i].Value == "sweeps" {
-			var out []int
-			for _, n := range doc.Content[i+1].Content {
-				out = append(out, n.Line)
-			}
-			return out
+	n = deref(n)
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = deref(n.Content[0])
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return deref(n.Content[i+1])
 		}
 	}
 	return nil
 }
 
+// items returns the entries of sequence n (nil if n is not one).
+func items(n *yaml.Node) []*yaml.Node {
+	if n == nil || n.Kind != yaml.SequenceNode {
+		return nil
+	}
+	out := make([]*yaml.Node, len(n.Content))
+	for i, c := range n.Content {
+		out[i] = deref(c)
+	}
+	return out
+}
+
+// locate records the lines of the name, of train.val, of each sweep and
+// step, and each step's methods node, for messages.
+func (e *Experiment) locate(root *yaml.Node) {
+	if n := child(root, "name"); n != nil {
+		e.nameLine = n.Line
+	}
+	if n := child(child(root, "train"), "val"); n != nil {
+		e.valLine = n.Line
+	}
+	for _, f := range []struct {
+		key  string
+		line *int
+	}{{"train", &e.trainLine}, {"seeds", &e.seedsLine}, {"sweeps", &e.sweepsLine}} {
+		if n := child(root, f.key); n != nil {
+			*f.line = n.Line
+		}
+	}
+	sweeps := items(child(root, "sweeps"))
+	for i, s := range e.Sweeps {
+		if i >= len(sweeps) {
+			break
+		}
+		s.line = sweeps[i].Line
+		steps := items(child(sweeps[i], "steps"))
+		for j, st := range s.Steps {
+			if j < len(steps) {
+				st.at = steps[j].Line
+				st.methodsNode = child(steps[j], "methods")
+			}
+		}
+	}
+}
+
 func (e *Experiment) validate() error {
-	if e.Name == "" {
-		return fmt.Errorf("1: name: missing")
+	if err := CheckName(e.Name); err != nil {
+		return fmt.Errorf("%d: name: %v", max(1, e.nameLine), err)
 	}
 	t := e.Train.TrainConfig(1)
 	if err := t.Validate(); err != nil {
-		return fmt.Errorf(" train: %v", err)
+		return fmt.Errorf("%d: train: %v", max(1, e.trainLine), err)
 	}
 	for _, f := range []struct {
 		name string
 		v    float64
 	}{{"epochs", float64(e.Train.Epochs)}, {"batch", float64(e.Train.Batch)}, {"lr", e.Train.LR}, {"hidden", float64(e.Train.Hidden)}, {"limit", float64(e.Train.Limit)}} {
 		if f.v < 0 {
-			return fmt.Errorf(" train: %s %v must not be negative", f.name, f.v)
+			return fmt.Errorf("%d: train: %s %v must not be negative", max(1, e.trainLine), f.name, f.v)
 		}
 	}
 	if e.Train.Hidden != 0 && len(e.Train.Layers) > 0 {
-		return fmt.Errorf(" train: give layers or hidden (the one-layer shorthand), not both")
+		return fmt.Errorf("%d: train: give layers or hidden (the one-layer shorthand), not both", max(1, e.trainLine))
 	}
 	if v := e.Train.ValImages(); v < 0 || (e.Train.Limit > 0 && v >= e.Train.Limit) {
-		return fmt.Errorf(" train: val %d out of range: want 0 ≤ val < limit", v)
+		return fmt.Errorf("%d: train: val %d out of range: want 0 ≤ val < limit", max(1, e.trainLine), v)
 	}
 	if len(e.Seeds) == 0 {
-		return fmt.Errorf(" seeds: at least one seed is needed")
+		return fmt.Errorf("%d: seeds: at least one seed is needed", max(1, e.seedsLine))
 	}
 	seen := map[int64]bool{}
 	for _, s := range e.Seeds {
 		if seen[s] {
-			return fmt.Errorf(" seeds: %d is listed twice", s)
+			return fmt.Errorf("%d: seeds: %d is listed twice", max(1, e.seedsLine), s)
 		}
 		seen[s] = true
 	}
 	if len(e.Sweeps) == 0 {
-		return fmt.Errorf(" sweeps: at least one sweep is needed")
+		return fmt.Errorf("%d: sweeps: at least one sweep is needed", max(1, e.sweepsLine))
 	}
+	// First what is cheap: names, the shape of every step and the grid
+	// sizes, so a grid of millions of cells is refused before it is expanded.
 	names := map[string]bool{}
 	for i, s := range e.Sweeps {
 		where := fmt.Sprintf("%d: sweeps[%d] (%s)", s.line, i, s.Name)
-		if s.Name == "" || names[s.Name] {
-			return fmt.Errorf("%s: name: missing or repeated", where)
+		if err := CheckName(s.Name); err != nil {
+			return fmt.Errorf("%d: sweeps[%d]: name: %v", s.line, i, err)
+		}
+		if names[s.Name] {
+			return fmt.Errorf("%s: name: %q names an earlier sweep too", where, s.Name)
 		}
 		names[s.Name] = true
 		if s.Distill != nil {
@@ -305,10 +445,38 @@ func (e *Experiment) validate() error {
 			if err := st.resolve(); err != nil {
 				return fmt.Errorf("%d: sweeps[%d].steps[%d]: %v", st.lineOr(s.line), i, j, err)
 			}
+			if line, err := st.checkMethods(); err != nil {
+				if line == 0 {
+					line = st.lineOr(s.line)
+				}
+				return fmt.Errorf("%d: sweeps[%d].steps[%d]: %v", line, i, j, err)
+			}
+		}
+	}
+	if err := e.checkCellCount(); err != nil {
+		return err
+	}
+	net := shapeOnly(t.Sizes(model.Inputs, model.Classes))
+	for i, s := range e.Sweeps {
+		if s.Distill != nil {
+			continue
+		}
+		where := fmt.Sprintf("%d: sweeps[%d] (%s)", s.line, i, s.Name)
+		for j, st := range s.Steps {
 			for _, m := range st.Methods {
 				for _, pt := range st.points() {
-					if _, err := compress.ParseSpec(withArgs(m, pt)); err != nil {
+					spec, err := compress.ParseSpec(withArgs(m, pt))
+					if err == nil {
+						// a tensor the network lacks fails only when the pass
+						// is applied: find it now, not in the middle of the run
+						_, err = spec.Layers(&net)
+					}
+					if err != nil {
 						return fmt.Errorf("%d: sweeps[%d].steps[%d]: method %q with grid %v: %v", st.lineOr(s.line), i, j, m, pt, err)
+					}
+					if spec.Name == "actquant" && e.Train.ValImages() == 0 {
+						return fmt.Errorf("%d: sweeps[%d].steps[%d]: method %q calibrates activation ranges on the validation split, but train.val is 0 (line %d): give val ≥ 1 (the article holds out 5000)",
+							st.lineOr(s.line), i, j, m, max(1, e.valLine))
 					}
 				}
 			}
@@ -324,12 +492,67 @@ func (e *Experiment) validate() error {
 			return fmt.Errorf("%s: rows: %q is not a grid key of any step", where, s.Rows)
 		}
 	}
+	for i, r := range e.Literature {
+		if err := e.checkReference(i, r); err != nil {
+			return fmt.Errorf(" %v", err)
+		}
+	}
 	return nil
+}
+
+// shapeOnly is a network of the given sizes without weights: enough to
+// resolve which tensors a pass selects, without allocating a large net.
+func shapeOnly(sizes []int) model.Params {
+	p := model.Params{Layers: make([]model.Dense, len(sizes)-1)}
+	for l := range p.Layers {
+		p.Layers[l] = model.Dense{
+			W: model.Tensor{Name: model.WeightName(l + 1), Shape: []int{sizes[l], sizes[l+1]}},
+			B: model.Tensor{Name: model.BiasName(l + 1), Shape: []int{sizes[l+1]}},
+		}
+	}
+	return p
+}
+
+// checkMethods refuses a method given twice and a method without a pass
+// name. The latter is what YAML makes of an unquoted spec in a flow list:
+// in [prune:keep=0.5,schedule=gradual] a comma separates items, so the
+// list holds "prune:keep=0.5" and "schedule=gradual". It returns the line
+// of the offending item when known.
+func (st *Step) checkMethods() (int, error) {
+	nodes := items(st.methodsNode)
+	lineOf := func(k int) int {
+		if k < len(nodes) {
+			return nodes[k].Line
+		}
+		return 0
+	}
+	seen := map[string]bool{}
+	for k, m := range st.Methods {
+		name, _, _ := strings.Cut(strings.TrimSpace(m), ":")
+		if strings.Contains(name, "=") || name == "" {
+			msg := fmt.Sprintf("methods[%d]: %q has no pass name (want name:key=value,…)", k, m)
+			if st.methodsNode != nil && st.methodsNode.Style&yaml.FlowStyle != 0 && k > 0 {
+				joined := st.Methods[k-1] + "," + m
+				msg += fmt.Sprintf(": in a [flow, list] YAML splits at every comma, so %q was probably cut in two — quote it: [%q]", joined, joined)
+			} else {
+				msg += ": quote a spec that holds commas"
+			}
+			return lineOf(k), errors.New(msg)
+		}
+		if seen[m] {
+			return lineOf(k), fmt.Errorf("methods[%d]: %q is listed twice", k, m)
+		}
+		seen[m] = true
+	}
+	return 0, nil
 }
 
 func (st *Step) lineOr(def int) int {
 	if st.line > 0 {
 		return st.line
+	}
+	if st.at > 0 {
+		return st.at
 	}
 	return def
 }
@@ -365,6 +588,16 @@ func (st *Step) resolve() error {
 		}
 		if len(vals) == 0 {
 			return fmt.Errorf("line %d: grid.%s: empty list", n.Line, k)
+		}
+		seen := map[string]bool{}
+		for _, v := range vals {
+			switch {
+			case strings.TrimSpace(v) == "":
+				return fmt.Errorf("line %d: grid.%s: empty value", n.Line, k)
+			case seen[v]:
+				return fmt.Errorf("line %d: grid.%s: %s is listed twice", n.Line, k, v)
+			}
+			seen[v] = true
 		}
 		st.values = append(st.values, vals)
 	}
@@ -415,8 +648,9 @@ func (s *Sweep) Cells() ([]Cell, error) {
 				if err != nil {
 					return nil, fmt.Errorf("steps[%d]: method %q with %v: %v", j, m, pt, err)
 				}
+				canon := spec.String()
 				for _, c := range cells {
-					nc := Cell{Sweep: s.Name, Specs: append(append([]string(nil), c.Specs...), spec.String()),
+					nc := Cell{Sweep: s.Name, Specs: append(append(make([]string, 0, len(c.Specs)+1), c.Specs...), canon),
 						Methods: append(append([]string(nil), c.Methods...), m), Point: map[string]string{}}
 					for k, v := range c.Point {
 						nc.Point[k] = v
@@ -516,7 +750,13 @@ func (s *Sweep) checkDistill() error {
 }
 
 // checkCells validates every cell for how it will run: passes applied to a
-// trained checkpoint, or held in the loop when the sweep fine-tunes.
+// trained checkpoint, or held in the loop when the sweep fine-tunes. Both
+// compress.Build and retrain.Check judge each spec on its own, so each
+// distinct spec is checked once, not once per cell (a 100,000-cell grid
+// has a few hundred distinct specs); one chain per combination of methods
+// is still checked whole, for any rule about which pass may follow which.
+// Two cells that are the same chain (a value repeated in another
+// spelling: 0.5 and 0.50) are refused.
 func (s *Sweep) checkCells(cells []Cell) error {
 	if f := s.Finetune; f != nil && (f.Epochs < 0 || f.Batch < 0 || f.LR < 0) {
 		return fmt.Errorf("finetune: epochs, batch and lr must not be negative")
@@ -524,23 +764,41 @@ func (s *Sweep) checkCells(cells []Cell) error {
 	if f := s.Finetune; f != nil && f.From != "" && f.From != FromBaseline && f.From != FromScratch {
 		return fmt.Errorf("finetune: from %q: want %s or %s", f.From, FromBaseline, FromScratch)
 	}
-	for _, c := range cells {
-		var err error
-		if s.Finetune != nil {
-			err = retrain.Check(c.Specs)
-			if err == nil && s.Finetune.From == FromScratch {
-				for _, spec := range c.Specs {
-					if strings.HasPrefix(spec, "actquant") {
-						err = fmt.Errorf("actquant cannot be trained from scratch: a fresh network has no activation ranges to calibrate (fine-tune from the baseline instead)")
-					}
-				}
+	check := func(specs []string) error {
+		if s.Finetune == nil {
+			_, err := compress.Build(specs)
+			return err
+		}
+		if s.Finetune.From == FromScratch {
+			return retrain.CheckScratch(specs)
+		}
+		return retrain.Check(specs)
+	}
+	checked := map[string]error{}
+	wholes := map[string]bool{}
+	same := map[string]int{}
+	for i, c := range cells {
+		for _, spec := range c.Specs {
+			err, ok := checked[spec]
+			if !ok {
+				err = check([]string{spec})
+				checked[spec] = err
 			}
-		} else {
-			_, err = compress.Build(c.Specs)
+			if err != nil {
+				return fmt.Errorf("cell %v: %v", c.Specs, err)
+			}
 		}
-		if err != nil {
-			return fmt.Errorf("cell %v: %v", c.Specs, err)
+		if k := strings.Join(c.Methods, "\x00"); !wholes[k] {
+			wholes[k] = true
+			if err := check(c.Specs); err != nil {
+				return fmt.Errorf("cell %v: %v", c.Specs, err)
+			}
 		}
+		k := strings.Join(c.Specs, " → ")
+		if j, dup := same[k]; dup {
+			return fmt.Errorf("cells %d and %d are the same chain %s: a method or grid value is repeated, perhaps in another spelling", j+1, i+1, k)
+		}
+		same[k] = i
 	}
 	return nil
 }

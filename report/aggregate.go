@@ -40,6 +40,18 @@ type Cell struct {
 	Distinct []float64
 	// Arch is the network's sizes, as 784-128-10.
 	Arch string
+	// Layers is the packed file's per-weight-tensor breakdown (means over
+	// seeds; empty for records written before it was kept).
+	Layers []LayerStat
+}
+
+// LayerStat is one weight tensor of a cell's packed file, Deep
+// Compression's per-layer row: the share of weights kept, the bits per
+// kept weight of its codes and of its relative indices as stored (after
+// Huffman coding), and its bytes.
+type LayerStat struct {
+	Name                             string
+	Kept, CodeBits, IndexBits, Bytes float64
 }
 
 // MeanSparsity is the mean of the weight tensors' sparsities.
@@ -103,6 +115,7 @@ func Aggregate(recs []experiments.Record) []Cell {
 		acc, delta, loss, size, ratio, bits []float64
 		ms                                  []float64
 		sp, dist                            map[string][]float64
+		layers                              map[string][]LayerStat
 		noRetrain, trainSecs                []float64
 		packed, packedRatio                 []float64
 	}
@@ -113,7 +126,7 @@ func Aggregate(recs []experiments.Record) []Cell {
 		g, ok := groups[k]
 		if !ok {
 			g = &acc{cell: Cell{Sweep: r.Sweep, Specs: r.Cell.Specs, Point: r.Cell.Point, Methods: r.Cell.Methods},
-				sp: map[string][]float64{}, dist: map[string][]float64{}}
+				sp: map[string][]float64{}, dist: map[string][]float64{}, layers: map[string][]LayerStat{}}
 			groups[k] = g
 			order = append(order, k)
 		}
@@ -134,6 +147,12 @@ func Aggregate(recs []experiments.Record) []Cell {
 		if r.Packed != nil {
 			g.packed = append(g.packed, float64(r.Packed.Bytes))
 			g.packedRatio = append(g.packedRatio, r.Packed.Ratio)
+			for _, t := range r.Packed.Tensors {
+				if isWeight(t.Name) {
+					g.layers[t.Name] = append(g.layers[t.Name], LayerStat{Name: t.Name, Kept: float64(t.Kept) / float64(max(1, t.Weights)),
+						CodeBits: t.CodeBitsHuffman, IndexBits: t.IndexBitsHuff, Bytes: float64(t.Bytes)})
+				}
+			}
 		}
 		if r.Finetune != nil {
 			g.noRetrain = append(g.noRetrain, r.Finetune.AccNoRetrain)
@@ -165,6 +184,17 @@ func Aggregate(recs []experiments.Record) []Cell {
 		for _, w := range c.Weights {
 			c.Sparsity = append(c.Sparsity, stat(g.sp[w]).Mean)
 			c.Distinct = append(c.Distinct, stat(g.dist[w]).Mean)
+			if ls := g.layers[w]; len(ls) == len(g.acc) {
+				m := LayerStat{Name: w}
+				for _, l := range ls {
+					n := float64(len(ls))
+					m.Kept += l.Kept / n
+					m.CodeBits += l.CodeBits / n
+					m.IndexBits += l.IndexBits / n
+					m.Bytes += l.Bytes / n
+				}
+				c.Layers = append(c.Layers, m)
+			}
 		}
 		sort.Slice(c.Seeds, func(i, j int) bool { return c.Seeds[i] < c.Seeds[j] })
 		out = append(out, c)

@@ -3,7 +3,6 @@ package report
 import (
 	"fmt"
 	"math"
-	"path/filepath"
 	"strings"
 
 	"mnistc/data"
@@ -19,16 +18,39 @@ const (
 	PlotsDir   = "plots"
 )
 
-// Write renders every output of experiment e's records into dir:
-// results.csv, tables.md, plots/*.png|svg and REPORT.md, each atomically.
+// Write renders every output of experiment e's records into dir —
+// results.csv, tables.md, plots/*.png|svg and REPORT.md — and replaces the
+// previous report as a set: everything is rendered and written into a
+// staging folder inside dir first, and only when all of it succeeded are
+// the files moved into place (each by an atomic rename, the old ones kept
+// until the last is in, and put back if a move fails). A failed report
+// leaves the previous one as it was; plots the previous report made that
+// this one does not are removed. Nothing else in dir is touched.
 func Write(dir string, e *experiments.Experiment, recs []experiments.Record) error {
+	files, err := renderSet(e, recs)
+	if err != nil {
+		return fmt.Errorf("report %s: %w", dir, err)
+	}
+	return replaceSet(dir, files)
+}
+
+// renderSet renders the report's files in memory, plots first and
+// REPORT.md last (the order they are moved into place).
+func renderSet(e *experiments.Experiment, recs []experiments.Record) ([]outFile, error) {
 	if len(recs) == 0 {
-		return fmt.Errorf("%s: no records to report", dir)
+		return nil, fmt.Errorf("no records to report")
 	}
 	experiments.SortRecords(e, recs)
 	cells := Aggregate(recs)
-	if err := model.WriteFileAtomic(filepath.Join(dir, CSVFile), CSV(cells)); err != nil {
-		return err
+	var files []outFile
+	addFigure := func(f Figure) error {
+		// defence in depth: the name comes from the experiment file
+		// (checked when it was read); it must still be a plain file name
+		if !ownedPlot(f.Name + ".png") {
+			return fmt.Errorf("plot name %q: not a plain file name (%s)", f.Name, experiments.NameRule)
+		}
+		files = append(files, outFile{PlotsDir + "/" + f.Name + ".png", f.PNG}, outFile{PlotsDir + "/" + f.Name + ".svg", f.SVG})
+		return nil
 	}
 	var tables, body strings.Builder
 	for i, s := range e.Sweeps {
@@ -38,20 +60,23 @@ func Write(dir string, e *experiments.Experiment, recs []experiments.Record) err
 		}
 		fmt.Fprintf(&tables, "## %s\n\nTest accuracy %% (mean ± std over seeds).\n\n%s\n", title(g), g.AccuracyTable())
 		fmt.Fprintf(&body, "## %d. %s\n\n", i+1, title(g))
-		fig, ok, err := g.SweepPlot(fmt.Sprintf("%02d-%s", i+1, s.Name))
+		if err := experiments.CheckName(s.Name); err != nil {
+			return nil, fmt.Errorf("sweeps[%d]: name: %v", i, err)
+		}
+		fig, ok, err := plotSweep(g, fmt.Sprintf("%02d-%s", i+1, s.Name))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if ok {
-			if err := saveFigure(dir, fig); err != nil {
-				return err
+			if err := addFigure(fig); err != nil {
+				return nil, err
 			}
 			fmt.Fprintf(&body, "![%s](%s/%s.png)\n\n", s.Name, PlotsDir, fig.Name)
 		}
 		switch f := s.Finetune; {
 		case s.Distill != nil:
 			d := s.Distill.Settings()
-			fmt.Fprintf(&body, "Each row trains a 784-k-10 student from the seed's baseline as teacher (loss α·T²·KL(teacher‖student) + (1−α)·CE, T = %g, α = %g) and the same student alone with the same seed and budget (%s). Δ is against the teacher.\n\n",
+			fmt.Fprintf(&body, "Each row trains a student with the hidden widths k from the seed's baseline as teacher (loss α·T²·KL(teacher‖student) + (1−α)·CE, T = %g, α = %g) and the same student alone with the same seed and budget (%s). Δ is against the teacher.\n\n",
 				d.Temperature, d.Alpha, budgetText(recs, s.Name))
 		case f != nil && f.From == experiments.FromScratch:
 			fmt.Fprintf(&body, "Each cell trains a fresh network with its passes in the loop from the first step — the article's §4 flow (%s); Δ is against the plainly trained baseline of the same seed and recipe.\n\n", budgetText(recs, s.Name))
@@ -82,7 +107,7 @@ func Write(dir string, e *experiments.Experiment, recs []experiments.Record) err
 		if g.RowKey != "" && g.VariesInSize() {
 			sz := g.SizeTable()
 			fmt.Fprintf(&tables, "Bytes the representation needs by the size model (compression ratio against float32).\n\n%s\n", sz)
-			fmt.Fprintf(&body, "Bytes the representation needs by the size model (ratio against the %d bytes of float32 parameters):\n\n%s\n", model.ParamCount(recs[0].Train.Sizes(data.Pixels, data.Classes))*4, sz)
+			fmt.Fprintf(&body, "Bytes the representation needs by the size model (ratio against the %d bytes of float32 parameters):\n\n%s\n", model.ParamCount(netSizes(recs[0]))*4, sz)
 			if g.HasPacked() {
 				pk := g.PackedTable()
 				fmt.Fprintf(&tables, "Real size: bytes of the packed .mnc file (ratio against float32).\n\n%s\n", pk)
@@ -96,10 +121,10 @@ func Write(dir string, e *experiments.Experiment, recs []experiments.Record) err
 	}
 	fig, hidden, err := ParetoPlot(cells, "pareto")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := saveFigure(dir, fig); err != nil {
-		return err
+	if err := addFigure(fig); err != nil {
+		return nil, err
 	}
 	front := Frontier(cells)
 	fmt.Fprintf(&body, "## Size against accuracy\n\n![pareto](%s/pareto.png)\n\n", PlotsDir)
@@ -115,18 +140,14 @@ func Write(dir string, e *experiments.Experiment, recs []experiments.Record) err
 	for _, f := range Overall(cells) {
 		fmt.Fprintf(&body, "- %s\n", f)
 	}
-	if err := model.WriteFileAtomic(filepath.Join(dir, TablesFile), []byte("# Tables: "+e.Name+"\n\n"+tables.String())); err != nil {
-		return err
-	}
-	return model.WriteFileAtomic(filepath.Join(dir, ReportFile), []byte(header(e, recs)+body.String()))
+	return append(files,
+		outFile{CSVFile, CSV(cells)},
+		outFile{TablesFile, []byte("# Tables: " + e.Name + "\n\n" + tables.String())},
+		outFile{ReportFile, []byte(header(e, recs) + Literature(e, cells) + body.String())}), nil
 }
 
-func saveFigure(dir string, f Figure) error {
-	if err := model.WriteFileAtomic(filepath.Join(dir, PlotsDir, f.Name+".png"), f.PNG); err != nil {
-		return err
-	}
-	return model.WriteFileAtomic(filepath.Join(dir, PlotsDir, f.Name+".svg"), f.SVG)
-}
+// plotSweep draws a sweep's plot; a variable so a test can make it fail.
+var plotSweep = Grid.SweepPlot
 
 func header(e *experiments.Experiment, recs []experiments.Record) string {
 	t := recs[0].Train
@@ -139,7 +160,7 @@ func header(e *experiments.Experiment, recs []experiments.Record) string {
 	fmt.Fprintf(&b, "**Recipe.** %s, Adam (lr %g, β %g/%g, ε %g), batch %d, %d epochs, Glorot-uniform kernels, zero biases; "+
 		"%d training images, the next %d held out as the validation split (all calibration uses it; the test set only gives reported numbers). "+
 		"Seeds: %v. Accuracy is on the 10,000 test images.\n\n",
-		model.ArchName(t.Sizes(data.Pixels, data.Classes)), t.LR, t.Beta1, t.Beta2, t.Eps, t.Batch, t.Epochs, t.TrainImages, t.ValImages, e.Seeds)
+		model.ArchName(netSizes(recs[0])), t.LR, t.Beta1, t.Beta2, t.Eps, t.Batch, t.Epochs, t.TrainImages, t.ValImages, e.Seeds)
 	fmt.Fprintf(&b, "**Baselines.**\n\n%s\n", BaselineTable(recs))
 	b.WriteString("**Sizes.** \"bytes\" is what the representation needs: codes at their bit width, plus scales, zero-points or codebooks " +
 		"(32 bits each), and for sparse tensors Deep Compression's relative indices, whichever of dense and sparse is smaller " +
@@ -303,4 +324,17 @@ func budgetText(recs []experiments.Record, sweep string) string {
 		}
 	}
 	return "no records"
+}
+
+// netSizes is the sizes of the network a record's recipe trains: the
+// input width and classes its records measured (MNIST's when none), the
+// recipe's hidden layers.
+func netSizes(r experiments.Record) []int {
+	in, cls := data.Pixels, data.Classes
+	if len(r.Steps) > 0 {
+		if s := r.Steps[0].Sizes; len(s) >= 2 {
+			in, cls = s[0], s[len(s)-1]
+		}
+	}
+	return r.Train.Sizes(in, cls)
 }
