@@ -58,6 +58,9 @@ func runCompress(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := ck.Params.CheckData(test.Inputs(), test.Classes()); err != nil {
+		return fmt.Errorf("%s: %w", *in, err)
+	}
 	calib, err := calibrationSplit(train, ck.Meta.Train, *val)
 	if err != nil {
 		return err

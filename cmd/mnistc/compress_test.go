@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -47,8 +48,8 @@ func TestCompressCommand(t *testing.T) {
 			t.Fatalf("%v: %d records, want %d plus the total", chain, len(recs), len(chain))
 		}
 		final := recs[len(recs)-1]
-		if correct, hidden, _, ok := numpyEval(t, out); ok && (correct != final.CorrectAfter || hidden != final.Hidden) {
-			t.Errorf("%v: NumPy %d correct (hidden %d), mnistc correct_after %d (hidden %d)", chain, correct, hidden, final.CorrectAfter, final.Hidden)
+		if correct, sizes, _, ok := numpyEval(t, out); ok && (correct != final.CorrectAfter || !slices.Equal(sizes, final.Sizes)) {
+			t.Errorf("%v: NumPy %d correct (sizes %v), mnistc correct_after %d (sizes %v)", chain, correct, sizes, final.CorrectAfter, final.Sizes)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"mnistc/model"
+	"mnistc/training"
 )
 
 // distillOutput is what `distill --json` prints.
@@ -27,12 +28,13 @@ type distillOutput struct {
 func runDistill(args []string, stdout, stderr io.Writer) error {
 	cfg := model.DefaultTrainConfig()
 	d := model.Distill{Temperature: 4, Alpha: 0.9}
-	fs := newFlags("distill", "distill --teacher T.npz --hidden K [--temperature 4] [--alpha 0.9] [--epochs N] [--seed N] --out S.npz [--json]", stderr)
+	fs := newFlags("distill", "distill --teacher T.npz [--layers W1,…|--hidden K] [--temperature 4] [--alpha 0.9] [--epochs N] [--seed N] --out S.npz [--json]", stderr)
 	var df dataFlags
 	df.register(fs, true)
 	teacherPath := fs.String("teacher", "", "trained teacher checkpoint (.npz)")
 	out := fs.String("out", "", "student checkpoint to write (.npz)")
-	fs.IntVar(&cfg.Hidden, "hidden", 32, "the student's hidden units")
+	var arch archFlags
+	arch.register(fs, "the student", []int{32})
 	fs.Float64Var(&d.Temperature, "temperature", d.Temperature, "softmax temperature T of the soft targets (0 < T ≤ 100)")
 	fs.Float64Var(&d.Alpha, "alpha", d.Alpha, "weight α of the soft-target term (0 ≤ α ≤ 1)")
 	fs.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "training epochs, for the distilled student and the one trained alone")
@@ -42,6 +44,10 @@ func runDistill(args []string, stdout, stderr io.Writer) error {
 	asJSON := fs.Bool("json", false, "print the record as JSON on stdout")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	if err := fs.parse(args); err != nil {
+		return err
+	}
+	var err error
+	if cfg.Layers, err = arch.value(fs); err != nil {
 		return err
 	}
 	if *teacherPath == "" {
@@ -67,17 +73,21 @@ func runDistill(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := teacher.Params.CheckData(test.Inputs(), test.Classes()); err != nil {
+		return fmt.Errorf("%s: %w", *teacherPath, err)
+	}
 	tr := model.Evaluate(teacher.Params, test, nil)
-	fmt.Fprintf(stderr, "distilling 784-%d-10 from a 784-%d-10 teacher (test %.4f), T %g, α %g, %d epochs\n",
-		cfg.Hidden, teacher.Params.Hidden(), tr.Accuracy, d.Temperature, d.Alpha, cfg.Epochs)
+	student := model.ArchName(cfg.Sizes(train.Inputs(), train.Classes()))
+	fmt.Fprintf(stderr, "distilling %s from a %s teacher (test %.4f), T %g, α %g, %d epochs\n",
+		student, teacher.Params.Arch(), tr.Accuracy, d.Temperature, d.Alpha, cfg.Epochs)
 	dcfg := cfg
 	dcfg.Distill = &d
-	res, err := model.TrainDistilled(dcfg, teacher.Params, train, val, epochHooks(stderr, *quiet, cfg.Epochs, val.Len(), nil))
+	res, err := training.TrainDistilled(dcfg, teacher.Params, train, val, epochHooks(stderr, *quiet, cfg.Epochs, val.Len(), nil))
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "the same student alone, same seed and budget:\n")
-	alone, err := model.Train(cfg, train, val, epochHooks(stderr, *quiet, cfg.Epochs, val.Len(), nil))
+	alone, err := training.Train(cfg, train, val, epochHooks(stderr, *quiet, cfg.Epochs, val.Len(), nil))
 	if err != nil {
 		return err
 	}
@@ -94,7 +104,7 @@ func runDistill(args []string, stdout, stderr io.Writer) error {
 	if *asJSON {
 		return printJSON(stdout, rec)
 	}
-	fmt.Fprintf(stdout, "784-%d-10: distilled %.4f, alone %.4f (%+.2f pp; teacher %.4f); saved %s\n",
-		cfg.Hidden, sr.Accuracy, ar.Accuracy, rec.GainPP, tr.Accuracy, *out)
+	fmt.Fprintf(stdout, "%s: distilled %.4f, alone %.4f (%+.2f pp; teacher %.4f); saved %s\n",
+		student, sr.Accuracy, ar.Accuracy, rec.GainPP, tr.Accuracy, *out)
 	return nil
 }

@@ -59,10 +59,18 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if net != nil {
+		err = net.CheckData(test.Inputs(), test.Classes())
+	} else {
+		err = ck.Params.CheckData(test.Inputs(), test.Classes())
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", *path, err)
+	}
 	start := time.Now()
 	var r model.Result
 	if net != nil {
-		r = model.Score(net.Forward(test.X, test.Len()), test)
+		r = model.Score(net.Forward(test.X, test.Len()), net.Classes(), test)
 	} else {
 		r = model.Evaluate(ck.Params, test, ck.Meta.ActQuant)
 	}
@@ -80,10 +88,14 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "%s: test accuracy %.4f (%d/%d correct), loss %.4f, %.1f ms (BLAS %s)\n",
 		*path, r.Accuracy, r.Correct, r.Total, r.Loss, ms, model.Backend())
 	tw := tabwriter.NewWriter(stdout, 0, 0, 1, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "true\\pred\t0\t1\t2\t3\t4\t5\t6\t7\t8\t9\taccuracy\t")
-	for c := 0; c < model.Classes; c++ {
+	fmt.Fprint(tw, "true\\pred\t")
+	for p := range r.Confusion {
+		fmt.Fprintf(tw, "%d\t", p)
+	}
+	fmt.Fprintln(tw, "accuracy\t")
+	for c := range r.Confusion {
 		fmt.Fprintf(tw, "%d\t", c)
-		for p := 0; p < model.Classes; p++ {
+		for p := range r.Confusion[c] {
 			fmt.Fprintf(tw, "%d\t", r.Confusion[c][p])
 		}
 		fmt.Fprintf(tw, "%.4f\t\n", r.PerClass[c])

@@ -39,7 +39,7 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 	if cfg.LR == 0 {
 		cfg.LR = retrain.DefaultLR(passes)
 	}
-	cfg.Hidden = model.DefaultHidden // checked here; the checkpoint's width is used
+	cfg.Layers = []int{model.DefaultHidden} // checked here; the checkpoint's layers are used
 	if err := cfg.Validate(); err != nil {
 		return usagef("--%v", err)
 	}
@@ -56,6 +56,9 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 	train, val, test, err := d.load()
 	if err != nil {
 		return err
+	}
+	if err := ck.Params.CheckData(test.Inputs(), test.Classes()); err != nil {
+		return fmt.Errorf("%s: %w", *in, err)
 	}
 	hooks := epochHooks(stderr, *quiet, cfg.Epochs, val.Len(), nil)
 	outCk, rec, err := retrain.Run(ck, retrain.Config{Train: cfg, Passes: passes}, train, val, test, hooks)

@@ -19,7 +19,7 @@ func TestFinetuneCommand(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "ft.npz")
 	rec, ck, nz := runRetrain(t, out, "finetune", "--model", in, "--pass", "prune:keep=0.1,scope=global,schedule=gradual,every=20",
 		"--epochs", "1", "--limit", "3500", "--val", "500")
-	want := compress.KeepCount(0.1, len(ck.Params.W1.Data)+len(ck.Params.W2.Data))
+	want := compress.KeepCount(0.1, len(ck.Params.Layers[0].W.Data)+len(ck.Params.Layers[1].W.Data))
 	if nz != want || rec.Schedules[0]["schedule"] != "gradual" || rec.CorrectAfter != ck.Meta.Test.Correct || len(ck.Meta.Passes) == 0 {
 		t.Errorf("saved %d non-zeros (want %d), schedule %v, correct %d vs checkpoint %d", nz, want, rec.Schedules, rec.CorrectAfter, ck.Meta.Test.Correct)
 	}
@@ -27,7 +27,7 @@ func TestFinetuneCommand(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"finetune", "--model", in, "--pass", "quantize:bits=4,scheme=kmeans", "--out", out}, "not built yet"},
+		{[]string{"finetune", "--model", in, "--pass", "quantize:bits=4,scheme=kmeans,granularity=channel", "--out", out}, "granularity=channel is post-training only"},
 		{[]string{"finetune", "--model", in, "--pass", "prune:keep=0.1,rounds=2", "--out", out}, "rounds applies to schedule=iterative"},
 		{[]string{"finetune", "--model", in, "--out", out}, "--pass is required"},
 		{[]string{"compress", "--model", in, "--pass", "prune:keep=0.1,schedule=gradual", "--out", out}, "applies when training"},
@@ -46,13 +46,13 @@ func TestTrainWithPasses(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "s4.npz")
 	rec, ck, nz := runRetrain(t, out, "train", "--epochs", "1", "--limit", "3500", "--val", "500",
 		"--pass", "prune:keep=0.3,scope=global", "--pass", "quantize:bits=4,granularity=channel")
-	if max := compress.KeepCount(0.3, len(ck.Params.W1.Data)+len(ck.Params.W2.Data)); nz > max || rec.CorrectAfter != ck.Meta.Test.Correct || rec.AccAfter < 0.5 {
+	if max := compress.KeepCount(0.3, len(ck.Params.Layers[0].W.Data)+len(ck.Params.Layers[1].W.Data)); nz > max || rec.CorrectAfter != ck.Meta.Test.Correct || rec.AccAfter < 0.5 {
 		t.Errorf("%d non-zeros (≤ %d wanted), correct %d vs checkpoint %d, accuracy %.4f", nz, max, rec.CorrectAfter, ck.Meta.Test.Correct, rec.AccAfter)
 	}
 	if correct, _, _, ok := numpyEval(t, out); ok && correct != rec.CorrectAfter {
 		t.Errorf("NumPy: %d correct; mnistc: %d", correct, rec.CorrectAfter)
 	}
-	if code, _, stderr := mnistc(t, "train", "--out", out, "--pass", "quantize:bits=4,scheme=kmeans"); code != 2 || !strings.Contains(stderr, "not built yet") {
+	if code, _, stderr := mnistc(t, "train", "--out", out, "--pass", "quantize:bits=4,scheme=kmeans"); code != 2 || !strings.Contains(stderr, "would fix the clusters") {
 		t.Errorf("train --pass kmeans (refused in the loop): exit %d, %q", code, stderr)
 	}
 }
@@ -74,8 +74,8 @@ func TestDistillCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ck.Params.Hidden() != 16 || rec.StudentAccuracy < 0.25 || rec.AloneAccuracy < 0.25 || ck.Meta.Test.Correct != rec.Student.Correct { // 94 steps: above chance (0.1), not converged
-		t.Errorf("student hidden %d, distilled %.4f, alone %.4f", ck.Params.Hidden(), rec.StudentAccuracy, rec.AloneAccuracy)
+	if ck.Params.Hidden()[0] != 16 || rec.StudentAccuracy < 0.25 || rec.AloneAccuracy < 0.25 || ck.Meta.Test.Correct != rec.Student.Correct { // 94 steps: above chance (0.1), not converged
+		t.Errorf("student hidden %v, distilled %.4f, alone %.4f", ck.Params.Hidden(), rec.StudentAccuracy, rec.AloneAccuracy)
 	}
 	for _, c := range []struct {
 		args []string
@@ -134,7 +134,7 @@ func runRetrain(t *testing.T, out string, args ...string) (retrain.Record, model
 		t.Fatal(err)
 	}
 	nz := 0
-	for _, v := range append(ck.Params.W1.Data, ck.Params.W2.Data...) {
+	for _, v := range append(ck.Params.Layers[0].W.Data, ck.Params.Layers[1].W.Data...) {
 		if v != 0 {
 			nz++
 		}

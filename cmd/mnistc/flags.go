@@ -8,9 +8,11 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"strconv"
 	"strings"
 
 	"mnistc/data"
+	"mnistc/model"
 )
 
 // errHelp is returned when --help was asked for and printed.
@@ -125,4 +127,52 @@ func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// archFlags are --layers W1,W2,… and its one-layer shorthand --hidden N.
+type archFlags struct {
+	layers string
+	hidden int
+}
+
+func (a *archFlags) register(fs *cmdFlags, what string, def []int) {
+	fs.StringVar(&a.layers, "layers", joinInts(def, ","), what+": hidden layer widths, input side first (`W1,W2,…`: 128 is the article's 784-128-10, 300,100 LeNet-300-100)")
+	fs.IntVar(&a.hidden, "hidden", 0, "shorthand for --layers `N` (one hidden layer)")
+}
+
+// value returns the hidden widths the flags give, or a usage error naming
+// the flag. set reports whether either flag was given (fs.Visit).
+func (a *archFlags) value(fs *cmdFlags) ([]int, error) {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if given["layers"] && given["hidden"] {
+		return nil, usagef("--layers and --hidden both given: --hidden N is the shorthand for --layers N")
+	}
+	if given["hidden"] {
+		if a.hidden < 1 || a.hidden > model.MaxWidth {
+			return nil, usagef("--hidden %d out of range: want 1..%d", a.hidden, model.MaxWidth)
+		}
+		return []int{a.hidden}, nil
+	}
+	var out []int
+	for _, f := range strings.Split(a.layers, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > model.MaxWidth {
+			return nil, usagef("--layers %q: want widths 1..%d separated by commas, like 300,100", a.layers, model.MaxWidth)
+		}
+		out = append(out, n)
+	}
+	if len(out) > model.MaxDepth-1 {
+		return nil, usagef("--layers %q: at most %d hidden layers", a.layers, model.MaxDepth-1)
+	}
+	return out, nil
+}
+
+// joinInts joins v with sep.
+func joinInts(v []int, sep string) string {
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = strconv.Itoa(x)
+	}
+	return strings.Join(s, sep)
 }

@@ -13,49 +13,23 @@ import (
 
 // packOutput is what `pack --json` and `inspect --json` print.
 type packOutput struct {
-	File       string        `json:"file"`
-	Bytes      int           `json:"bytes"`
-	FloatBytes int           `json:"float32_bytes"`
-	Ratio      float64       `json:"ratio"`
-	MetaBytes  int           `json:"meta_bytes"`
-	Tensors    []tensorStats `json:"tensors"`
-}
-
-type tensorStats struct {
-	Name            string  `json:"name"`
-	Shape           []int   `json:"shape"`
-	Weights         int     `json:"weights"`
-	Kept            int     `json:"kept"`
-	Encoding        string  `json:"encoding"`
-	CodeBits        float64 `json:"code_bits_per_kept"`         // before Huffman
-	CodeBitsHuffman float64 `json:"code_bits_per_kept_huffman"` // as stored
-	IndexBits       float64 `json:"index_bits_per_kept"`
-	IndexBitsHuff   float64 `json:"index_bits_per_kept_huffman"`
-	GroupBytes      int     `json:"group_bytes"`
-	Bytes           int     `json:"bytes"`
-	Ratio           float64 `json:"ratio"`
+	File       string              `json:"file"`
+	Bytes      int                 `json:"bytes"`
+	FloatBytes int                 `json:"float32_bytes"`
+	Ratio      float64             `json:"ratio"`
+	MetaBytes  int                 `json:"meta_bytes"`
+	Arch       string              `json:"arch"`
+	Version    int                 `json:"version"`
+	Tensors    []mnc.TensorSummary `json:"tensors"`
 }
 
 func describeFile(path string, f *mnc.File) packOutput {
-	out := packOutput{File: path, Bytes: f.Size, MetaBytes: f.MetaBytes}
-	for i := range f.Tensors {
-		t := &f.Tensors[i]
-		st := t.Stats
-		ts := tensorStats{Name: t.Name, Shape: t.Shape, Weights: t.Len(), Kept: t.Kept(), Encoding: t.Describe(),
-			GroupBytes: st.GroupBytes, Bytes: st.PayloadBytes}
-		if t.Map == mnc.Float {
-			ts.CodeBits, ts.CodeBitsHuffman = 32, 32
-			if k := float64(max(1, t.Kept())); t.Sparse {
-				ts.IndexBits, ts.IndexBitsHuff = float64(st.IndexBitsFixed)/k, float64(st.IndexBitsStored)/k
-			}
-		} else {
-			k := float64(max(1, t.Kept()))
-			ts.CodeBits, ts.CodeBitsHuffman = float64(st.CodeBitsFixed)/k, float64(st.CodeBitsStored)/k
-			ts.IndexBits, ts.IndexBitsHuff = float64(st.IndexBitsFixed)/k, float64(st.IndexBitsStored)/k
-		}
-		ts.Ratio = float64(4*t.Len()) / float64(max(1, st.PayloadBytes))
-		out.FloatBytes += 4 * t.Len()
-		out.Tensors = append(out.Tensors, ts)
+	out := packOutput{File: path, Bytes: f.Size, MetaBytes: f.MetaBytes, Version: f.Version, Tensors: f.Summary()}
+	if layers, err := f.Layers(); err == nil {
+		out.Arch = model.ArchName(mnc.Sizes(layers))
+	}
+	for _, t := range out.Tensors {
+		out.FloatBytes += 4 * t.Weights
 	}
 	out.Ratio = float64(out.FloatBytes) / float64(max(1, out.Bytes))
 	return out
@@ -125,7 +99,7 @@ func runPack(args []string, stdout, stderr io.Writer) error {
 	if *asJSON {
 		return printJSON(stdout, p)
 	}
-	fmt.Fprintf(stdout, "%s: %d bytes, %.1f× smaller than the %d bytes of float32 parameters\n", *out, p.Bytes, p.Ratio, p.FloatBytes)
+	fmt.Fprintf(stdout, "%s: %s, %d bytes, %s the %d bytes of float32 parameters\n", *out, p.Arch, p.Bytes, ratioText(p.Ratio), p.FloatBytes)
 	return printTable(stdout, p)
 }
 
@@ -191,9 +165,17 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 	if *asJSON {
 		return printJSON(stdout, p)
 	}
-	fmt.Fprintf(stdout, "%s: mnc version %d, %d bytes, %.1f× smaller than float32 (%d bytes)\n", *path, mnc.Version, p.Bytes, p.Ratio, p.FloatBytes)
+	fmt.Fprintf(stdout, "%s: %s, mnc version %d, %d bytes, %s float32 (%d bytes)\n", *path, p.Arch, p.Version, p.Bytes, ratioText(p.Ratio), p.FloatBytes)
 	if aq := f.Meta.ActQuant; aq != nil {
-		fmt.Fprintf(stdout, "activations: %d bits (%s), input [%g, %g], hidden [%g, %g]\n", aq.Bits, aq.Calib, aq.Input.Lo, aq.Input.Hi, aq.Hidden.Lo, aq.Hidden.Hi)
+		fmt.Fprintf(stdout, "activations: %d bits (%s)", aq.Bits, aq.Calib)
+		for l, r := range aq.Ranges {
+			what := "input"
+			if l > 0 {
+				what = fmt.Sprintf("hidden %d", l)
+			}
+			fmt.Fprintf(stdout, ", %s [%g, %g]", what, r.Lo, r.Hi)
+		}
+		fmt.Fprintln(stdout)
 	}
 	return printTable(stdout, p)
 }
@@ -209,4 +191,14 @@ func loadPacked(path string) (*mnc.File, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return f, nil
+}
+
+// ratioText says how the file compares with float32: "12.0× smaller than",
+// or for a file larger than the floats (tiny networks: framing and
+// metadata) "1.4× larger than".
+func ratioText(r float64) string {
+	if r >= 1 {
+		return fmt.Sprintf("%.1f× smaller than", r)
+	}
+	return fmt.Sprintf("%.1f× larger than", 1/r)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"mnistc/model"
+	"mnistc/training"
 )
 
 // progress draws a one-line bar on a terminal; it is silent otherwise.
@@ -50,9 +51,9 @@ func (p *progress) clear() {
 // epochHooks draws the batch progress bar and prints one line per epoch
 // (loss, accuracy, validation accuracy, seconds) on stderr; after, if
 // set, also runs after each epoch line.
-func epochHooks(stderr io.Writer, quiet bool, epochs, valImages int, after func()) model.Hooks {
+func epochHooks(stderr io.Writer, quiet bool, epochs, valImages int, after func()) training.Hooks {
 	bar := newProgress(stderr, quiet)
-	return model.Hooks{
+	return training.Hooks{
 		Batch: func(ep, b, n int) { bar.update(fmt.Sprintf("epoch %d/%d", ep, epochs), b, n) },
 		Epoch: func(s model.EpochStats, el time.Duration) {
 			if after != nil {

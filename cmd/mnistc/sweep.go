@@ -56,6 +56,7 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 			}
 			bar.update("cells"+eta, done, total)
 		}}
+	fmt.Fprintf(stderr, "%s: %d cells × seeds (at most %d), results in %s\n", e.Path(), e.CellCount(), experiments.MaxCells, *out)
 	sum, err := experiments.Run(ctx, e, opt)
 	bar.clear()
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"mnistc/data"
 	"mnistc/model"
 	"mnistc/retrain"
+	"mnistc/training"
 )
 
 // trainOutput is what `train --json` prints.
@@ -29,12 +30,13 @@ type trainOutput struct {
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
 	cfg := model.DefaultTrainConfig()
-	fs := newFlags("train", "train [--epochs N] [--batch N] [--lr X] [--seed N] [--data DIR] [--val N] [--pass SPEC ...] --out model.npz [--json]", stderr)
+	fs := newFlags("train", "train [--layers W1,W2,…|--hidden N] [--epochs N] [--batch N] [--lr X] [--seed N] [--data DIR] [--val N] [--pass SPEC ...] --out model.npz [--json]", stderr)
 	fs.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "training epochs (≥ 1)")
 	fs.IntVar(&cfg.Batch, "batch", cfg.Batch, "mini-batch size (≥ 1)")
 	fs.Float64Var(&cfg.LR, "lr", cfg.LR, "Adam learning rate (> 0)")
 	fs.Int64Var(&cfg.Seed, "seed", cfg.Seed, "seed for initial weights and shuffling")
-	fs.IntVar(&cfg.Hidden, "hidden", cfg.Hidden, "hidden units (the article uses 128)")
+	var arch archFlags
+	arch.register(fs, "the network", cfg.Layers)
 	var d dataFlags
 	d.register(fs, true)
 	out := fs.String("out", "", "checkpoint to write (.npz); written atomically")
@@ -45,6 +47,10 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if err := fs.parse(args); err != nil {
 		return err
 	}
+	var err error
+	if cfg.Layers, err = arch.value(fs); err != nil {
+		return err
+	}
 	if err := cfg.Validate(); err != nil {
 		return usagef("--%v", err) // Validate names the field as its flag is named
 	}
@@ -52,7 +58,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if len(passes) > 0 {
-		if err := retrain.Check(passes); err != nil {
+		if err := retrain.CheckScratch(passes); err != nil {
 			return usagef("--pass %v", err)
 		}
 	}
@@ -63,14 +69,14 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "training 784-%d-10 on %d images (validation %d), %d epochs, batch %d, lr %g, seed %d, BLAS %s\n",
-		cfg.Hidden, train.Len(), val.Len(), cfg.Epochs, cfg.Batch, cfg.LR, cfg.Seed, model.Backend())
+	fmt.Fprintf(stderr, "training %s on %d images (validation %d), %d epochs, batch %d, lr %g, seed %d, BLAS %s\n",
+		model.ArchName(cfg.Sizes(train.Inputs(), train.Classes())), train.Len(), val.Len(), cfg.Epochs, cfg.Batch, cfg.LR, cfg.Seed, model.Backend())
 	var rss []float64
 	hooks := epochHooks(stderr, *quiet, cfg.Epochs, val.Len(), func() { rss = append(rss, memMB("VmRSS")) })
 	if len(passes) > 0 {
 		return trainWithPasses(cfg, passes, train, val, test, hooks, *out, *asJSON, stdout)
 	}
-	res, err := model.Train(cfg, train, val, hooks)
+	res, err := training.Train(cfg, train, val, hooks)
 	if err != nil {
 		return err
 	}
@@ -108,7 +114,7 @@ func memMB(field string) float64 {
 
 // trainWithPasses is `train --pass`: the passes are held from the first
 // step, and the record says what they cost.
-func trainWithPasses(cfg model.TrainConfig, passes []string, train, val, test data.Set, hooks model.Hooks, out string, asJSON bool, stdout io.Writer) error {
+func trainWithPasses(cfg model.TrainConfig, passes []string, train, val, test data.Set, hooks training.Hooks, out string, asJSON bool, stdout io.Writer) error {
 	ck, rec, err := retrain.Train(retrain.Config{Train: cfg, Passes: passes}, train, val, test, hooks)
 	if err != nil {
 		return err
@@ -122,7 +128,7 @@ func trainWithPasses(cfg model.TrainConfig, passes []string, train, val, test da
 	if asJSON {
 		return printJSON(stdout, rec)
 	}
-	fmt.Fprintf(stdout, "%s in the loop: test accuracy %.4f (%d/10000), %d bytes (%.1f×); saved %s\n",
-		rec.Spec, rec.AccAfter, rec.CorrectAfter, rec.SizeBytes, rec.Ratio, out)
+	fmt.Fprintf(stdout, "%s in the loop: test accuracy %.4f (%d/%d), %d bytes (%.1f×); saved %s\n",
+		rec.Spec, rec.AccAfter, rec.CorrectAfter, test.Len(), rec.SizeBytes, rec.Ratio, out)
 	return nil
 }
