@@ -2,7 +2,8 @@
 # Measures, in one session on one machine, everything BENCHMARKS.md records:
 # go test benchmarks (steps, epochs, evaluation, Adam, GEMM peak), the real
 # recipe's epochs and memory on MNIST at batch 32 and 128, sweep throughput,
-# and the PyTorch peer (../shared/peers/torch_mlp.py) at batch 32 and 128.
+# and the PyTorch peer (scripts/torch_mlp.py) at batch 32 and 128, and LeNet-300-100
+# (784-300-100-10) in both at batch 32.
 # Usage: sh scripts/bench.sh [OUTDIR]   (default bench-out/; raw logs only)
 set -e
 out=${1:-bench-out}
@@ -13,7 +14,7 @@ go build -tags "$tags" -o bin/mnistc ./cmd/mnistc
 CGO_ENABLED=0 go build -o bin/mnistc-purego ./cmd/mnistc
 {
   echo "# $(date -u +%FT%TZ) $(go version) BLAS tags '$tags' $(nproc) cores $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
-  go test -tags "$tags" -run '^$' -bench . -count 5 ./model/... ./infer/... 2>&1 | grep -E '^(Benchmark|goos|goarch|cpu|pkg)'
+  go test -tags "$tags" -run '^$' -bench . -count 5 ./model/... ./training/... ./infer/... 2>&1 | grep -E '^(Benchmark|goos|goarch|cpu|pkg)'
 } > "$out/gotest.txt"
 for b in 32 128; do
   bin/mnistc train --batch $b --seed 1 --out "$out/b$b.npz" --json --quiet > "$out/train-b$b.json"
@@ -25,7 +26,12 @@ bin/mnistc sweep experiments/quick.yaml --out "$out/quick" --quiet 2> "$out/swee
 /usr/bin/time -v bin/mnistc sweep experiments/quick.yaml --out "$out/quick" --quiet 2> "$out/sweep-rss.txt" >/dev/null || true
 if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
   for b in 32 128; do
-    /usr/bin/python3 ../shared/peers/torch_mlp.py --data "$data" --epochs 5 --batch $b > "$out/torch-b$b.txt"
+    /usr/bin/python3 scripts/torch_mlp.py --data "$data" --epochs 5 --batch $b > "$out/torch-b$b.txt"
   done
+fi
+bin/mnistc train --layers 300,100 --batch 32 --seed 1 --out "$out/lenet.npz" --json --quiet > "$out/train-lenet-b32.json"
+bin/mnistc eval --model "$out/lenet.npz" --json > "$out/eval-lenet.json"
+if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+  /usr/bin/python3 scripts/torch_mlp.py --data "$data" --epochs 3 --batch 32 --layers 300,100 > "$out/torch-lenet-b32.txt"
 fi
 echo "raw figures in $out/"

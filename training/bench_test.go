@@ -71,6 +71,17 @@ func BenchmarkEvalMNIST(b *testing.B) {
 			model.ForwardBLAS(p, test.X, test.Len(), nil)
 		}
 	})
+	lenet := model.InitGlorot(sizesOf(300, 100), rand.New(rand.NewSource(5)))
+	b.Run("lenet300/nonzero-pixels", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			model.Forward(lenet, test.X, test.Len(), nil)
+		}
+	})
+	b.Run("lenet300/blas-gemm", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			model.ForwardBLAS(lenet, test.X, test.Len(), nil)
+		}
+	})
 }
 
 // BenchmarkAdamStep times one fused Adam update of the 101,770 parameters.
