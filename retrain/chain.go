@@ -24,6 +24,9 @@ func (c *chain) Project(shadow, dst *model.Params, step int) {
 	c.cs[0].Project(shadow, dst, step)
 	for _, x := range c.cs[1:] {
 		x.Project(dst, dst, step)
+		if s, ok := x.(*share); ok { // shared values live in the shadow too
+			s.writeBack(dst, shadow, step)
+		}
 	}
 }
 
@@ -66,7 +69,7 @@ func (c *chain) Held() [][]bool {
 // a run of steps optimizer steps, with a description of each schedule.
 func Constraints(passes []string, steps int) (training.Constraint, []map[string]string, error) {
 	var cs []training.Constraint
-	var scheds []map[string]string
+	var scheds, csSched []map[string]string
 	for _, p := range passes {
 		spec, err := compress.ParseSpec(p)
 		if err != nil {
@@ -85,7 +88,19 @@ func Constraints(passes []string, steps int) (training.Constraint, []map[string]
 		}
 		sched["pass"] = spec.String()
 		cs = append(cs, c)
+		csSched = append(csSched, sched)
 		scheds = append(scheds, sched)
+	}
+	// weight sharing starts once the pruning ahead of it is complete
+	var settled int
+	for i, c := range cs {
+		switch x := c.(type) {
+		case *Prune:
+			settled = max(settled, x.FinalStep())
+		case *share:
+			x.start = settled
+			csSched[i]["from_step"] = strconv.Itoa(settled)
+		}
 	}
 	switch len(cs) {
 	case 0:

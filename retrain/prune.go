@@ -113,6 +113,17 @@ func (p *Prune) Fraction(step int) float64 {
 	}
 }
 
+// FinalStep returns the first step at which the schedule asks for the
+// final sparsity (0 for one-shot pruning).
+func (p *Prune) FinalStep() int {
+	for s := 0; s < p.steps; s++ {
+		if p.Fraction(s) == 1 {
+			return s
+		}
+	}
+	return p.steps
+}
+
 // KeepAt returns a tensor's keep rate in force at a fraction f of the
 // final sparsity: sparsity f·(1 − keep).
 func KeepAt(keep, f float64) float64 { return 1 - f*(1-keep) }

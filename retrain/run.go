@@ -265,7 +265,7 @@ func constraintFor(spec compress.Spec, steps int) (training.Constraint, map[stri
 		if err != nil {
 			return nil, nil, err
 		}
-		return c, map[string]string{"schedule": "clustered when its zeros change (after pruning), shared values retrained every step",
+		return c, map[string]string{"schedule": "shared from from_step (once pruning ahead of it is complete), clustered again only if its zeros change; shared values retrained every step",
 			"steps": fmt.Sprint(steps)}, nil
 	}
 	if spec.Name == "quantize" && spec.Args["range"] == "mse" && spec.Args["scheme"] == "symmetric" {

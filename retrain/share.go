@@ -12,18 +12,28 @@ import (
 // al. 2016, §3.1): each selected tensor's non-zero weights are clustered by
 // k-means (linear initialisation, compress.KMeans) into at most 2^bits
 // shared values, and the forward pass sees every weight replaced by its
-// cluster's value. The assignments stay fixed while the tensor's zeros do;
-// the shared values are retrained: after every optimizer step each one is
-// the mean of its members' shadow weights, so it moves by the mean of
-// their updates (the paper sums the members' gradients into the centroid,
-// the same direction with a step scaled by the cluster size; under Adam
-// the per-weight steps are normalised anyway). When the zeros change (a
-// pruning schedule ahead of it in the chain prunes more), the tensor is
-// clustered again: so chained after gradual pruning, the clusters are
-// fixed from the end of the ramp and trained from there.
+// cluster's value. The shared values are retrained: the shadow weights are
+// set to them after every projection, so one optimizer step moves each
+// member by its own update and the next projection makes each shared value
+// the mean of its members — it moves by the mean of their updates (the
+// paper sums the members' gradients into the centroid: the same direction,
+// the step scaled by the cluster size; Adam normalises per weight anyway).
+// Without that write-back the members would drift apart for good, and a
+// later clustering would quantize the drifted values afresh. The
+// assignments stay fixed while the tensor's zeros do; when the zeros
+// change (a pruning schedule ahead of it in the chain prunes more), the
+// tensor is clustered again — cheaply, as its values are already shared —
+// so chained after gradual pruning the clusters settle at the end of the
+// ramp and train from there.
 type share struct {
-	spec   compress.Spec
-	k      int
+	spec compress.Spec
+	k    int
+	// start is the first step it shares at: after a pruning schedule
+	// ahead of it in the chain has reached its final sparsity (Deep
+	// Compression prunes and retrains first, then shares); before, the
+	// weights pass through unshared, so pruning ranks real magnitudes
+	// rather than a few shared values.
+	start  int
 	assign map[string][]int32 // per tensor: cluster of each entry, −1 for a zero
 	zeros  map[string]int     // per tensor: zeros when last clustered
 	sum    []float64
@@ -41,12 +51,23 @@ func newShare(s compress.Spec) (*share, error) {
 	return &share{spec: s, k: 1 << bits, assign: map[string][]int32{}, zeros: map[string]int{}}, nil
 }
 
-// Project writes into dst the shared values of src (src may be dst).
-func (c *share) Project(src, dst *model.Params, _ int) {
+// Project writes into dst the shared values of src, and writes them back
+// into src (the shadow weights) when src is not dst; in a chain, src is
+// the previous member's output and the chain writes back (writeBack).
+func (c *share) Project(src, dst *model.Params, step int) {
+	if step < c.start {
+		if src != dst {
+			for k, t := range src.Tensors() {
+				copy(dst.Tensors()[k].Data, t.Data)
+			}
+		}
+		return
+	}
 	if src != dst {
 		for k, t := range src.Tensors() {
 			copy(dst.Tensors()[k].Data, t.Data)
 		}
+		defer c.writeBack(dst, src, step)
 	}
 	names, err := c.spec.Layers(dst)
 	if err != nil {
@@ -128,3 +149,18 @@ func cluster(d []float32, k int) []int32 {
 
 // Held is nil: sharing holds no entry at zero (a pruning pass does).
 func (c *share) Held() [][]bool { return nil }
+
+// writeBack copies the shared tensors of from into to (the shadow), once
+// sharing has started.
+func (c *share) writeBack(from, to *model.Params, step int) {
+	if step < c.start {
+		return
+	}
+	names, err := c.spec.Layers(from)
+	if err != nil {
+		panic("retrain: " + err.Error()) // checked against the network before training
+	}
+	for _, name := range names {
+		copy(to.Get(name).Data, from.Get(name).Data)
+	}
+}
