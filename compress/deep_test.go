@@ -379,3 +379,19 @@ func TestRecordSizes(t *testing.T) {
 		t.Errorf("legacy record without tensors: sizes %v (%v), want 784-32-10", back.Sizes, err)
 	}
 }
+
+// TestKeepThatKeepsNothingRefused: a keep rate that rounds to no weight at
+// all is an error naming the tensor, per tensor and globally (issue 14:
+// prune:keep=1e-300 pruned everything with exit 0).
+func TestKeepThatKeepsNothingRefused(t *testing.T) {
+	p := model.InitGlorot([]int{20, 8, 4}, rand.New(rand.NewSource(1)))
+	for _, spec := range []string{"prune:keep=1e-300", "prune:keep=1e-300,scope=global", "prune:keep=w1:0.5/w2:0.01"} {
+		ps, err := Build([]string{spec})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ps[0].Apply(State{Params: p}, Env{}); err == nil || !strings.Contains(err.Error(), "keeps none") {
+			t.Errorf("%s: %v, want a refusal", spec, err)
+		}
+	}
+}

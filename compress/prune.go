@@ -168,6 +168,13 @@ func PruneMasks(p *model.Params, s Spec) (map[string][]bool, error) {
 		return nil, err
 	}
 	if s.Args["scope"] == "global" {
+		total := 0
+		for _, t := range ts {
+			total += len(t.Data)
+		}
+		if err := keepsSome(s.floatArg("keep"), total, "the selected tensors"); err != nil {
+			return nil, err
+		}
 		for name, m := range magnitudeGlobalMasks(ts, s.floatArg("keep")) {
 			masks[name] = m
 		}
@@ -176,6 +183,9 @@ func PruneMasks(p *model.Params, s Spec) (map[string][]bool, error) {
 	rng := rand.New(rand.NewSource(int64(s.intArg("seed"))))
 	for _, t := range ts {
 		r, _ := s.perTensor("keep", t.Name)
+		if err := keepsSome(r, len(t.Data), t.Name); err != nil {
+			return nil, err
+		}
 		drop := make([]bool, len(t.Data))
 		var order []int
 		if s.Args["method"] == "random" {
@@ -189,6 +199,15 @@ func PruneMasks(p *model.Params, s Spec) (map[string][]bool, error) {
 		masks[t.Name] = drop
 	}
 	return masks, nil
+}
+
+// keepsSome refuses a keep rate that leaves none of n entries: keep=1e-300
+// would otherwise prune everything, silently.
+func keepsSome(r float64, n int, what string) error {
+	if KeepCount(r, n) == 0 {
+		return fmt.Errorf("prune: keep=%g keeps none of the %d weights of %s: want keep ≥ %.3g", r, n, what, 0.5/float64(n))
+	}
+	return nil
 }
 
 // KeepCount is round(r·n), the number of entries a keep rate r leaves.

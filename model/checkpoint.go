@@ -20,7 +20,7 @@ const metaMember = "meta.json"
 
 // maxMember bounds a checkpoint member's size (the article's network is
 // 400 KB; even a 784-4096-10 one is under 13 MB).
-const maxMember = 64 << 20
+const maxMember = 4*MaxWeights + 4096 // every tensor of an allowed network, with its .npy header
 
 // fixedTime stamps every zip member so equal parameters give equal bytes.
 var fixedTime = time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC)

@@ -15,11 +15,13 @@ const (
 	Classes = 10
 	// DefaultHidden is the article's hidden width.
 	DefaultHidden = 128
-	// MaxWidth bounds any layer's width, and MaxWeights a network's weight
-	// count (a 784-4096-4096-10 net is about 20 million): enough for any
-	// MNIST-sized dense net, refused before allocating beyond it.
+	// MaxWidth bounds any layer's width, and MaxWeights a network's
+	// parameter count (16.8 million: a 784-4096-2048-10 net is 11.6
+	// million): enough for any MNIST-sized dense net, refused before
+	// allocating beyond it, and small enough that every tensor fits a
+	// checkpoint member and a .mnc section.
 	MaxWidth   = 1 << 16
-	MaxWeights = 1 << 25
+	MaxWeights = 1 << 24
 )
 
 // Tensor is a named float32 array with a shape, stored row-major.

@@ -394,3 +394,28 @@ func mustBuild(t *testing.T, specs []string) []compress.Pass {
 	}
 	return ps
 }
+
+// TestWholeNumbersFromCanonicalSpecs: a canonical spec renders a large
+// whole number as 1e+06; the schedule reads it as a number (it used to
+// fail to parse, leave every = 0 and divide by zero), and refuses values
+// that are not whole numbers ≥ 1.
+func TestWholeNumbersFromCanonicalSpecs(t *testing.T) {
+	s := spec(t, "prune:keep=0.5,schedule=gradual,every=1000000")
+	p, err := NewPrune(s, 500)
+	if err != nil {
+		t.Fatalf("%s: %v", s, err)
+	}
+	if p.every != 1000000 {
+		t.Errorf("every = %d, want 1000000 (spec %s)", p.every, s)
+	}
+	for step := 0; step < 500; step += 7 {
+		if f := p.Fraction(step); f < 0 || f > 1 {
+			t.Fatalf("fraction %v at step %d", f, step)
+		}
+	}
+	bad := spec(t, "prune:keep=0.5,schedule=gradual")
+	bad.Args["every"] = "2.5"
+	if _, err := NewPrune(bad, 500); err == nil {
+		t.Error("every=2.5 accepted")
+	}
+}

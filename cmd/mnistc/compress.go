@@ -19,7 +19,7 @@ func (s *specList) String() string     { return strings.Join(*s, " ") }
 func (s *specList) Set(v string) error { *s = append(*s, v); return nil }
 
 func runCompress(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("compress", "compress --model IN.npz --pass SPEC [--pass SPEC ...] --out OUT.npz [--json]", stderr)
+	fs := newFlags("compress", "compress --model IN.npz --pass SPEC [--pass SPEC ...] --out OUT.npz [--json]", stdout)
 	var d dataFlags
 	d.register(fs, false)
 	var specs specList
@@ -36,12 +36,15 @@ func runCompress(args []string, stdout, stderr io.Writer) error {
 	}
 	passes, err := compress.Build(specs)
 	if err != nil {
-		return usagef("--pass %v", err)
+		return passError(err)
 	}
 	if *in == "" {
 		return usagef("--model is required")
 	}
 	if err := checkOut("out", *out, ".npz"); err != nil {
+		return err
+	}
+	if err := checkNotInput("out", *out, map[string]string{"model": *in}); err != nil {
 		return err
 	}
 	if *val < -1 {
@@ -97,8 +100,19 @@ func runCompress(args []string, stdout, stderr io.Writer) error {
 // checkpoint's validation split when its metadata records one (images
 // [train, train+val) of the training file), else the last val (default
 // 5000) training images.
+//
+// A recorded split the data cannot hold (another --data?) or one without
+// validation images is refused rather than replaced by another split:
+// calibrating on images the network trained on would go unnoticed.
 func calibrationSplit(train data.Set, tc *model.TrainConfig, val int) (data.Set, error) {
-	if val == -1 && tc != nil && tc.ValImages > 0 && tc.TrainImages+tc.ValImages <= train.Len() {
+	if val == -1 && tc != nil && (tc.TrainImages > 0 || tc.ValImages > 0) {
+		switch {
+		case tc.TrainImages+tc.ValImages > train.Len():
+			return data.Set{}, fmt.Errorf("the checkpoint's split (train_images %d + val_images %d) needs more than the %d training images of the data; was it trained on other --data? (--val N calibrates on the last N images instead)",
+				tc.TrainImages, tc.ValImages, train.Len())
+		case tc.ValImages == 0:
+			return data.Set{}, usagef("--val: the checkpoint was trained with no validation split (val_images 0), so every training image was seen in training; give --val N to calibrate on the last N anyway")
+		}
 		return train.Slice(tc.TrainImages, tc.TrainImages+tc.ValImages), nil
 	}
 	if val == -1 {
@@ -113,7 +127,7 @@ func calibrationSplit(train data.Set, tc *model.TrainConfig, val int) (data.Set,
 
 func printRecords(w io.Writer, recs []compress.Record) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "step\tpass\tacc before\tacc after\tΔ pp\tsize bytes\tratio\tbits/weight\tsparsity w1/w2\tdistinct w1/w2")
+	fmt.Fprintln(tw, "step\tpass\tacc before\tacc after\tΔ pp\tsize bytes\tratio\tbits/weight\tsparsity w1/…/wN\tdistinct w1/…/wN")
 	for _, r := range recs {
 		step := fmt.Sprint(r.Step)
 		if r.Step == 0 {
@@ -129,7 +143,7 @@ func printRecords(w io.Writer, recs []compress.Record) {
 func tensorField(r compress.Record, f func(compress.TensorStats) string) string {
 	var parts []string
 	for _, t := range r.Tensors {
-		if t.Name == "w1" || t.Name == "w2" {
+		if len(t.Shape) == 2 { // the weights w1 … wN
 			parts = append(parts, f(t))
 		}
 	}
@@ -137,7 +151,7 @@ func tensorField(r compress.Record, f func(compress.TensorStats) string) string 
 }
 
 func runPasses(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("passes", "passes", stderr)
+	fs := newFlags("passes", "passes", stdout)
 	if err := fs.parse(args); err != nil {
 		return err
 	}

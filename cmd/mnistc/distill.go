@@ -28,7 +28,7 @@ type distillOutput struct {
 func runDistill(args []string, stdout, stderr io.Writer) error {
 	cfg := model.DefaultTrainConfig()
 	d := model.Distill{Temperature: 4, Alpha: 0.9}
-	fs := newFlags("distill", "distill --teacher T.npz [--layers W1,…|--hidden K] [--temperature 4] [--alpha 0.9] [--epochs N] [--seed N] --out S.npz [--json]", stderr)
+	fs := newFlags("distill", "distill --teacher T.npz [--layers W1,…|--hidden K] [--temperature 4] [--alpha 0.9] [--epochs N] [--seed N] --out S.npz [--json]", stdout)
 	var df dataFlags
 	df.register(fs, true)
 	teacherPath := fs.String("teacher", "", "trained teacher checkpoint (.npz)")
@@ -54,6 +54,9 @@ func runDistill(args []string, stdout, stderr io.Writer) error {
 		return usagef("--teacher is required")
 	}
 	if err := checkOut("out", *out, ".npz"); err != nil {
+		return err
+	}
+	if err := checkNotInput("out", *out, map[string]string{"teacher": *teacherPath}); err != nil {
 		return err
 	}
 	if err := cfg.Validate(); err != nil {

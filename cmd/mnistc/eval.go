@@ -24,7 +24,7 @@ type evalOutput struct {
 }
 
 func runEval(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("eval", "eval --model model.npz|model.mnc [--data DIR] [--json]", stderr)
+	fs := newFlags("eval", "eval --model model.npz|model.mnc [--data DIR] [--json]", stdout)
 	var d dataFlags
 	d.register(fs, false)
 	path := fs.String("model", "", "checkpoint (.npz) or packed model (.mnc, evaluated from its packed form) to evaluate")

@@ -11,7 +11,7 @@ import (
 
 func runFinetune(args []string, stdout, stderr io.Writer) error {
 	cfg := retrain.DefaultTrain()
-	fs := newFlags("finetune", "finetune --model IN.npz --pass SPEC [--pass SPEC ...] [--epochs N] [--lr X] [--batch N] [--seed N] --out OUT.npz [--json]", stderr)
+	fs := newFlags("finetune", "finetune --model IN.npz --pass SPEC [--pass SPEC ...] [--epochs N] [--lr X] [--batch N] [--seed N] --out OUT.npz [--json]", stdout)
 	var d dataFlags
 	d.register(fs, true)
 	in := fs.String("model", "", "trained checkpoint to fine-tune (.npz)")
@@ -36,6 +36,9 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 	if err := checkOut("out", *out, ".npz"); err != nil {
 		return err
 	}
+	if err := checkNotInput("out", *out, map[string]string{"model": *in}); err != nil {
+		return err
+	}
 	if cfg.LR == 0 {
 		cfg.LR = retrain.DefaultLR(passes)
 	}
@@ -44,7 +47,7 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 		return usagef("--%v", err)
 	}
 	if err := retrain.Check(passes); err != nil {
-		return usagef("--pass %v", err)
+		return passError(err)
 	}
 	ck, err := model.Load(*in)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -22,17 +23,18 @@ var errHelp = errors.New("help requested")
 type cmdFlags struct {
 	*flag.FlagSet
 	synopsis string
-	stderr   io.Writer
+	stdout   io.Writer
 }
 
 // newFlags returns a flag set whose errors are returned (never printed
 // twice, never followed by the whole usage) and whose --help prints the
-// synopsis and the flags to stderr.
-func newFlags(name, synopsis string, stderr io.Writer) *cmdFlags {
+// synopsis and the flags on stdout (help that was asked for is output,
+// not an error).
+func newFlags(name, synopsis string, stdout io.Writer) *cmdFlags {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
-	return &cmdFlags{FlagSet: fs, synopsis: synopsis, stderr: stderr}
+	return &cmdFlags{FlagSet: fs, synopsis: synopsis, stdout: stdout}
 }
 
 // parse parses args, turning flag errors into usage errors and --help into
@@ -40,8 +42,8 @@ func newFlags(name, synopsis string, stderr io.Writer) *cmdFlags {
 func (fs *cmdFlags) parse(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(fs.stderr, "Usage: mnistc %s\n\nFlags:\n", fs.synopsis)
-			fs.SetOutput(fs.stderr)
+			fmt.Fprintf(fs.stdout, "Usage: mnistc %s\n\nFlags:\n", fs.synopsis)
+			fs.SetOutput(fs.stdout)
 			fs.PrintDefaults()
 			fs.SetOutput(io.Discard)
 			return errHelp
@@ -101,6 +103,10 @@ func (d *dataFlags) load() (train, val, test data.Set, err error) {
 	if d.limit > 0 && d.limit < full.Len() {
 		full = full.Slice(0, d.limit)
 	}
+	if test.Len() == 0 || full.Len() == 0 {
+		err = fmt.Errorf("%s: the training or the test set holds no images", d.dir)
+		return
+	}
 	train, val, err = data.Split(full, d.val)
 	if err != nil {
 		err = usagef("--val: %v", err)
@@ -108,7 +114,9 @@ func (d *dataFlags) load() (train, val, test data.Set, err error) {
 	return
 }
 
-// checkOut refuses an output path that cannot be written before any work.
+// checkOut refuses, before any work, an output path that cannot be
+// written: missing, of the wrong kind, a folder, or in a folder where no
+// file can be created (tried with a temporary file, removed at once).
 func checkOut(flagName, path, ext string) error {
 	if path == "" {
 		return usagef("--%s is required", flagName)
@@ -119,7 +127,52 @@ func checkOut(flagName, path, ext string) error {
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		return usagef("--%s %s is a folder", flagName, path)
 	}
+	// the nearest folder that exists: WriteFileAtomic creates the rest
+	dir := filepath.Dir(path)
+	for {
+		st, err := os.Stat(dir)
+		if err == nil && !st.IsDir() {
+			return usagef("--%s %s: %s is not a folder", flagName, path, dir)
+		}
+		if err == nil || filepath.Dir(dir) == dir {
+			break
+		}
+		dir = filepath.Dir(dir)
+	}
+	f, err := os.CreateTemp(dir, ".mnistc-write-test-*")
+	if err != nil {
+		return usagef("--%s %s: cannot write in %s: %v", flagName, path, dir, errors.Unwrap(err))
+	}
+	f.Close()
+	os.Remove(f.Name())
 	return nil
+}
+
+// checkNotInput refuses an output that is one of the inputs (the same
+// file, under any name): writing it would destroy what is being read.
+func checkNotInput(outFlag, out string, inputs map[string]string) error {
+	ost, err := os.Stat(out)
+	for flagName, in := range inputs {
+		if in == "" {
+			continue
+		}
+		ia, _ := filepath.Abs(in)
+		oa, _ := filepath.Abs(out)
+		same := ia == oa
+		if ist, ierr := os.Stat(in); err == nil && ierr == nil && os.SameFile(ost, ist) {
+			same = true
+		}
+		if same {
+			return usagef("--%s %s is the input given by --%s: write the result to another file", outFlag, out, flagName)
+		}
+	}
+	return nil
+}
+
+// passError is a pass spec's error as a usage error naming the flag
+// (the spec's own errors start with "pass NAME:").
+func passError(err error) error {
+	return usagef("--pass %s", strings.TrimPrefix(err.Error(), "pass "))
 }
 
 // printJSON writes v as indented JSON followed by a newline.

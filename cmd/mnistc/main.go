@@ -62,11 +62,15 @@ func main() {
 
 // run executes one command line and returns the process exit status.
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		printUsage(stderr)
-		if len(args) == 0 {
-			return 2
-		}
+		return 2
+	}
+	if args[0] == "help" && len(args) > 1 { // mnistc help train = mnistc train --help
+		args = []string{args[1], "--help"}
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		printUsage(stdout) // asked for: on stdout, exit 0
 		return 0
 	}
 	for _, c := range commands() {

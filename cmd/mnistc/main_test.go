@@ -229,12 +229,55 @@ func TestFailedRunKeepsEarlierOutput(t *testing.T) {
 	}
 }
 
+// TestHelp: help that was asked for goes to stdout with exit 0, and
+// `mnistc help CMD` is CMD's help, not the list of commands.
 func TestHelp(t *testing.T) {
 	for _, c := range []string{"train", "eval"} {
-		code, _, stderr := mnistc(t, c, "--help")
-		if code != 0 || !strings.Contains(stderr, "Usage: mnistc "+c) || !strings.Contains(stderr, "-json") {
-			t.Errorf("%s --help: exit %d, %q", c, code, stderr)
+		for _, args := range [][]string{{c, "--help"}, {"help", c}} {
+			code, stdout, _ := mnistc(t, args...)
+			if code != 0 || !strings.Contains(stdout, "Usage: mnistc "+c) || !strings.Contains(stdout, "-json") {
+				t.Errorf("%v: exit %d, stdout %q", args, code, stdout)
+			}
 		}
+	}
+	if code, stdout, _ := mnistc(t, "--help"); code != 0 || !strings.Contains(stdout, "Commands:") {
+		t.Errorf("--help: exit %d, stdout %q", code, stdout)
+	}
+}
+
+// TestOutputsNeverOverwriteInputs and other refusals before any work
+// (issue 14): an output that is the input, under the same or another
+// name; an output in a folder that cannot exist; two files to inspect; a
+// pass error names the flag once.
+func TestOutputsNeverOverwriteInputs(t *testing.T) {
+	in, _ := trainSmall(t)
+	dir := t.TempDir()
+	link := filepath.Join(dir, "link.npz")
+	if err := os.Symlink(in, link); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(in)
+	notDir := filepath.Join(dir, "file")
+	os.WriteFile(notDir, []byte("x"), 0o644)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"compress", "--model", in, "--pass", "prune:keep=0.5", "--out", in}, "is the input given by --model"},
+		{[]string{"compress", "--model", in, "--pass", "prune:keep=0.5", "--out", link}, "is the input given by --model"},
+		{[]string{"finetune", "--model", in, "--pass", "prune:keep=0.5", "--out", in}, "is the input given by --model"},
+		{[]string{"distill", "--teacher", in, "--out", in}, "is the input given by --teacher"},
+		{[]string{"compress", "--model", in, "--pass", "prune:keep=0.5", "--out", filepath.Join(notDir, "x.npz")}, "is not a folder"},
+		{[]string{"compress", "--model", in, "--pass", "quantize:bits=99", "--out", filepath.Join(dir, "o.npz")}, "--pass quantize: bits=99"},
+		{[]string{"inspect", "a.mnc", "b.mnc"}, "want one packed model, got 2"},
+	} {
+		code, _, stderr := mnistc(t, c.args...)
+		if code != 2 || !strings.Contains(stderr, c.want) || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("%v: exit %d, %q; want exit 2 and one line with %q", c.args, code, stderr, c.want)
+		}
+	}
+	if after, _ := os.ReadFile(in); !bytes.Equal(before, after) {
+		t.Error("the input checkpoint changed")
 	}
 }
 

@@ -67,7 +67,7 @@ func shapeText(s []int) string {
 }
 
 func runPack(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("pack", "pack --model IN.npz --out M.mnc [--lean] [--json]", stderr)
+	fs := newFlags("pack", "pack --model IN.npz --out M.mnc [--lean] [--json]", stdout)
 	in := fs.String("model", "", "checkpoint to pack (.npz)")
 	out := fs.String("out", "", "packed model to write (.mnc)")
 	lean := fs.Bool("lean", false, "keep only the metadata a deployed model needs (activation ranges, recipe, source), as the sweeps' real-size column does; default: all of it")
@@ -79,6 +79,9 @@ func runPack(args []string, stdout, stderr io.Writer) error {
 		return usagef("--model is required")
 	}
 	if err := checkOut("out", *out, ".mnc"); err != nil {
+		return err
+	}
+	if err := checkNotInput("out", *out, map[string]string{"model": *in}); err != nil {
 		return err
 	}
 	ck, err := model.Load(*in)
@@ -104,7 +107,7 @@ func runPack(args []string, stdout, stderr io.Writer) error {
 }
 
 func runUnpack(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("unpack", "unpack --model M.mnc --out OUT.npz", stderr)
+	fs := newFlags("unpack", "unpack --model M.mnc --out OUT.npz", stdout)
 	in := fs.String("model", "", "packed model to read (.mnc)")
 	out := fs.String("out", "", "checkpoint to write (.npz, the packed values bit for bit)")
 	if err := fs.parse(args); err != nil {
@@ -114,6 +117,9 @@ func runUnpack(args []string, stdout, stderr io.Writer) error {
 		return usagef("--model is required")
 	}
 	if err := checkOut("out", *out, ".npz"); err != nil {
+		return err
+	}
+	if err := checkNotInput("out", *out, map[string]string{"model": *in}); err != nil {
 		return err
 	}
 	f, err := loadPacked(*in)
@@ -132,7 +138,7 @@ func runUnpack(args []string, stdout, stderr io.Writer) error {
 }
 
 func runInspect(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("inspect", "inspect M.mnc [--json]", stderr)
+	fs := newFlags("inspect", "inspect M.mnc [--json]", stdout)
 	asJSON := fs.Bool("json", false, "print the per-tensor table as JSON")
 	path := fs.String("model", "", "packed model (.mnc); or give it as the argument")
 	// the file may come anywhere among the flags: take the arguments that
@@ -148,8 +154,11 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 	if err := fs.parse(flags); err != nil {
 		return err
 	}
-	if len(files) > 1 || (len(files) == 1 && *path != "") {
-		return usagef("want one packed model, got %q", append(files, *path))
+	if *path != "" {
+		files = append(files, *path)
+	}
+	if len(files) > 1 {
+		return usagef("want one packed model, got %d: %q", len(files), files)
 	}
 	if len(files) == 1 {
 		*path = files[0]

@@ -129,3 +129,31 @@ func TestPackBadInput(t *testing.T) {
 		t.Errorf("a failed unpack changed %s", keep)
 	}
 }
+
+// TestWideActivationCodesEvaluate: activation quantization wider than 8
+// bits survives pack and eval from the .mnc file with the checkpoint's own
+// count (it used to panic in infer: "activation codes wider than 8 bits").
+func TestWideActivationCodesEvaluate(t *testing.T) {
+	in, _ := trainSmall(t)
+	dir := t.TempDir()
+	aq, packed := filepath.Join(dir, "aq12.npz"), filepath.Join(dir, "aq12.mnc")
+	if code, _, stderr := mnistc(t, "compress", "--model", in, "--pass", "actquant:bits=12", "--out", aq); code != 0 {
+		t.Fatalf("compress: %s", stderr)
+	}
+	if code, _, stderr := mnistc(t, "pack", "--model", aq, "--out", packed); code != 0 {
+		t.Fatalf("pack: %s", stderr)
+	}
+	var a, b struct{ Correct int }
+	for _, c := range []struct {
+		path string
+		dst  *struct{ Correct int }
+	}{{aq, &a}, {packed, &b}} {
+		code, stdout, stderr := mnistc(t, "eval", "--model", c.path, "--json")
+		if code != 0 || json.Unmarshal([]byte(stdout), c.dst) != nil {
+			t.Fatalf("eval %s: exit %d: %s", c.path, code, stderr)
+		}
+	}
+	if d := a.Correct - b.Correct; d > 2 || d < -2 {
+		t.Errorf("12-bit activations: %d correct from the .npz, %d from the .mnc", a.Correct, b.Correct)
+	}
+}

@@ -16,7 +16,7 @@ import (
 )
 
 func runSweep(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("sweep", "sweep EXPERIMENT.yaml [--out DIR] [--jobs N] [--fresh] [--force] [--data DIR] [--quiet]", stderr)
+	fs := newFlags("sweep", "sweep EXPERIMENT.yaml [--out DIR] [--jobs N] [--fresh] [--force] [--data DIR] [--quiet]", stdout)
 	var d dataFlags
 	d.register(fs, false)
 	out := fs.String("out", "", "results folder (default results/<experiment name>)")
@@ -75,7 +75,7 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 }
 
 func runReport(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("report", "report RESULTS_DIR", stderr)
+	fs := newFlags("report", "report RESULTS_DIR", stdout)
 	dir, args := leadingArg(args)
 	if err := fs.parse(args); err != nil {
 		return err

@@ -30,7 +30,7 @@ type trainOutput struct {
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
 	cfg := model.DefaultTrainConfig()
-	fs := newFlags("train", "train [--layers W1,W2,…|--hidden N] [--epochs N] [--batch N] [--lr X] [--seed N] [--data DIR] [--val N] [--pass SPEC ...] --out model.npz [--json]", stderr)
+	fs := newFlags("train", "train [--layers W1,W2,…|--hidden N] [--epochs N] [--batch N] [--lr X] [--seed N] [--data DIR] [--val N] [--pass SPEC ...] --out model.npz [--json]", stdout)
 	fs.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "training epochs (≥ 1)")
 	fs.IntVar(&cfg.Batch, "batch", cfg.Batch, "mini-batch size (≥ 1)")
 	fs.Float64Var(&cfg.LR, "lr", cfg.LR, "Adam learning rate (> 0)")
@@ -59,7 +59,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	if len(passes) > 0 {
 		if err := retrain.CheckScratch(passes); err != nil {
-			return usagef("--pass %v", err)
+			return passError(err)
 		}
 	}
 	if err := d.check(); err != nil {
