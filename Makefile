@@ -48,13 +48,17 @@ test: setup
 bench: setup
 	$(GO) test -tags '$(TAGS)' -run '^$$' -bench . -benchmem -count 6 ./... | tee bench.txt
 
-# Each fuzzer for FUZZTIME (default 60s): the .mnc decoder, the .npz reader, the IDX reader. New crashers land
-# in the package's testdata/fuzz/ and then fail `make test` until fixed. (make test runs the seed corpora only.)
+# Each fuzzer for FUZZTIME (default 60s), from raw bytes through the whole load path: the .mnc decoder, a decoded
+# .mnc into the evaluator, the .npz checkpoint (with its metadata) into an evaluation, the IDX reader, an experiment
+# file through validation. New crashers land in the package's testdata/fuzz/ and then fail `make test` until fixed.
+# (make test runs the seed corpora only.)
 FUZZTIME ?= 60s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./mnc
+	$(GO) test -run '^$$' -fuzz '^FuzzNew$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./infer
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCheckpoint$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./model
 	$(GO) test -run '^$$' -fuzz '^FuzzReadIDX$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./data
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./experiments
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
