@@ -2,6 +2,7 @@ package compress
 
 import (
 	"encoding/json"
+	"errors"
 	"math"
 	"math/rand"
 	"reflect"
@@ -392,6 +393,15 @@ func TestKeepThatKeepsNothingRefused(t *testing.T) {
 		}
 		if _, err := ps[0].Apply(State{Params: p}, Env{}); err == nil || !strings.Contains(err.Error(), "keeps none") {
 			t.Errorf("%s: %v, want a refusal", spec, err)
+		}
+	}
+}
+
+// TestSpecErrorKind: a bad spec is an ErrSpec.
+func TestSpecErrorKind(t *testing.T) {
+	for _, s := range []string{"bogus:a=1", "quantize:bits=99", "prune:keep=2"} {
+		if _, err := ParseSpec(s); !errors.Is(err, ErrSpec) {
+			t.Errorf("%s: %v is not an ErrSpec", s, err)
 		}
 	}
 }

@@ -1,8 +1,10 @@
 package compress
 
 import (
+	"errors"
 	"fmt"
 	"math"
+	"mnistc/internal/errkind"
 	"sort"
 	"strconv"
 	"strings"
@@ -69,6 +71,15 @@ func (s Spec) String() string {
 // ParseSpec parses "name:key=value,..." against the registry: unknown pass
 // or key, malformed text and out-of-range values are errors that name them.
 func ParseSpec(text string) (Spec, error) {
+	s, err := parseSpec(text)
+	return s, errkind.Wrap(ErrSpec, err)
+}
+
+// ErrSpec marks every error ParseSpec (and Build) gives for a pass spec
+// that is not valid: errors.Is(err, compress.ErrSpec).
+var ErrSpec = errors.New("invalid pass spec")
+
+func parseSpec(text string) (Spec, error) {
 	name, rest, _ := strings.Cut(strings.TrimSpace(text), ":")
 	def, ok := lookup(name)
 	if !ok {

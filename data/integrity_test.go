@@ -3,6 +3,7 @@ package data
 import (
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -252,5 +253,12 @@ func TestLiteralSets(t *testing.T) {
 	}
 	if mn := (Set{X: make([]float32, 2*Pixels), Y: []uint8{9, 3}}); mn.Inputs() != Pixels || mn.Image(1)[0] != 0 {
 		t.Errorf("MNIST-shaped literal: Inputs %d", mn.Inputs())
+	}
+}
+
+// TestLoadErrorKind: a folder without the files is an ErrData.
+func TestLoadErrorKind(t *testing.T) {
+	if _, _, err := Load(t.TempDir()); !errors.Is(err, ErrData) {
+		t.Errorf("%v is not an ErrData", err)
 	}
 }

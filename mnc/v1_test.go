@@ -5,6 +5,7 @@ import (
 	"compress/flate"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"reflect"
@@ -150,4 +151,11 @@ func TestVersion1Repacks(t *testing.T) {
 	}
 	t.Logf("metadata JSON %d → %d bytes (deflated section %d → %d); file %d → %d bytes",
 		len(metaJSON(t, olds[0])), len(metaJSON(t, ns[0])), len(olds[0]), len(ns[0]), len(old), len(b))
+}
+
+// TestDecodeErrorKind: a damaged file is an ErrFormat.
+func TestDecodeErrorKind(t *testing.T) {
+	if _, err := mnc.Decode([]byte("MNC? not a file")); !errors.Is(err, mnc.ErrFormat) {
+		t.Errorf("%v is not an ErrFormat", err)
+	}
 }

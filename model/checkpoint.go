@@ -4,9 +4,11 @@ import (
 	"archive/zip"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
+	"mnistc/internal/errkind"
 	"os"
 	"path/filepath"
 	"slices"
@@ -155,6 +157,15 @@ func Load(path string) (Checkpoint, error) {
 // chain (the sizes are read from them), finite values, and an optional
 // meta.json whose fields are checked against the arrays.
 func Decode(b []byte) (Checkpoint, error) {
+	c, err := decode(b)
+	return c, errkind.Wrap(ErrCheckpoint, err)
+}
+
+// ErrCheckpoint marks every error Decode (and so Load) gives for bytes that
+// are not a valid checkpoint: errors.Is(err, model.ErrCheckpoint).
+var ErrCheckpoint = errors.New("invalid checkpoint")
+
+func decode(b []byte) (Checkpoint, error) {
 	zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("not a valid .npz (zip) file: %v", err)

@@ -4,8 +4,11 @@ import (
 	"archive/zip"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"math"
 	"math/rand"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -269,4 +272,19 @@ func npzWithMeta(t *testing.T, p Params, meta string) []byte {
 	w.Write([]byte(meta))
 	zw.Close()
 	return buf.Bytes()
+}
+
+// TestErrorKinds: every decoding fault is an ErrCheckpoint a caller can
+// test for; a missing file is not (it is the file system's).
+func TestErrorKinds(t *testing.T) {
+	if _, err := Decode([]byte("not a zip")); !errors.Is(err, ErrCheckpoint) {
+		t.Errorf("garbage: %v is not an ErrCheckpoint", err)
+	}
+	p := InitGlorot([]int{784, 8, 10}, rand.New(rand.NewSource(1)))
+	if _, err := Decode(npzWithMeta(t, p, `{"format": "garbage"}`)); !errors.Is(err, ErrCheckpoint) {
+		t.Errorf("bad metadata: %v is not an ErrCheckpoint", err)
+	}
+	if _, err := Load(filepath.Join(t.TempDir(), "none.npz")); errors.Is(err, ErrCheckpoint) || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
+	}
 }
