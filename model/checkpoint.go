@@ -11,6 +11,7 @@ import (
 	"mnistc/internal/errkind"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -222,7 +223,7 @@ func decode(b []byte) (Checkpoint, error) {
 	}
 	if raw, ok := members[metaMember]; ok {
 		if err := json.Unmarshal(raw, &c.Meta); err != nil {
-			return Checkpoint{}, fmt.Errorf("%s is not valid: %v", metaMember, err)
+			return Checkpoint{}, fmt.Errorf("%s: %v", metaMember, jsonProblem(err))
 		}
 		if err := c.Meta.check(c.Params); err != nil {
 			return Checkpoint{}, fmt.Errorf("%s: %v", metaMember, err)
@@ -263,4 +264,47 @@ func (m Meta) check(p Params) error {
 		}
 	}
 	return nil
+}
+
+// jsonProblem says what is wrong with a JSON document without Go's type
+// names: "format: want text, not a number" rather than "cannot unmarshal
+// number into Go struct field Meta.format of type string".
+func jsonProblem(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		want := "a value of another kind"
+		switch te.Type.Kind() {
+		case reflect.String:
+			want = "text"
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			want = "a whole number"
+		case reflect.Float32, reflect.Float64:
+			want = "a number"
+		case reflect.Bool:
+			want = "true or false"
+		case reflect.Slice, reflect.Array:
+			want = "a list"
+		case reflect.Struct, reflect.Map, reflect.Pointer:
+			want = "an object"
+		}
+		// (the types that read older layouts embed theirs as "plain")
+		field := strings.ReplaceAll(te.Field, "plain.", "")
+		if field == "" {
+			field = "the document"
+		}
+		return fmt.Sprintf("%s: want %s, not %s", field, want, article(te.Value))
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("not JSON at byte %d: %v", se.Offset, se)
+	}
+	return err.Error()
+}
+
+// article puts "a" or "an" before a JSON value kind ("number", "array").
+func article(kind string) string {
+	if strings.ContainsRune("aeiou", rune(kind[0])) {
+		return "an " + kind
+	}
+	return "a " + kind
 }

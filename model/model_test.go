@@ -235,7 +235,8 @@ func TestBadMetadata(t *testing.T) {
 	aq := func(s string) string { return `{"format": "mnistc-checkpoint/2", "actquant": ` + s + `}` }
 	cases := []struct{ meta, want string }{
 		{`{"format": "garbage"}`, `format "garbage" unknown`},
-		{`{"format": 99}`, "meta.json is not valid"},
+		{`{"format": 99}`, "meta.json: format: want text, not a number"},
+		{`{"train": {"epochs": "ten"}}`, "meta.json: train.epochs: want a whole number, not a string"},
 		{aq(`{"bits": -3, "calib": "minmax", "ranges": [{"lo":0,"hi":1},{"lo":0,"hi":1}]}`), "actquant.bits -3 out of range"},
 		{aq(`{"bits": 0, "calib": "minmax", "ranges": [{"lo":0,"hi":1},{"lo":0,"hi":1}]}`), "actquant.bits 0 out of range"},
 		{aq(`{"bits": 1000000, "calib": "minmax", "ranges": [{"lo":0,"hi":1},{"lo":0,"hi":1}]}`), "actquant.bits 1000000"},

@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"mnistc/data"
+	"mnistc/model"
 	"os"
 	"path/filepath"
 	"slices"
@@ -82,5 +84,27 @@ func TestCompressBadInput(t *testing.T) {
 		if code != 0 || !strings.Contains(stdout, want) {
 			t.Errorf("passes: exit %d, output lacks %q", code, want)
 		}
+	}
+}
+
+// TestCalibrationSplit: compress calibrates on exactly the split the
+// checkpoint records, and refuses one the data cannot hold or one that
+// does not exist (val_images 0) instead of calibrating elsewhere.
+func TestCalibrationSplit(t *testing.T) {
+	s := data.Set{X: make([]float32, 100*784), Y: make([]uint8, 100)}
+	for i := range s.Y {
+		s.Y[i] = uint8(i % 10)
+	}
+	got, err := calibrationSplit(s, &model.TrainConfig{TrainImages: 70, ValImages: 20}, -1)
+	if err != nil || got.Len() != 20 || &got.Y[0] != &s.Y[70] {
+		t.Errorf("recorded split: %d images, %v; want images 70–89", got.Len(), err)
+	}
+	for _, tc := range []*model.TrainConfig{{TrainImages: 90, ValImages: 20}, {TrainImages: 100, ValImages: 0}} {
+		if _, err := calibrationSplit(s, tc, -1); err == nil {
+			t.Errorf("split %d+%d of 100 images accepted", tc.TrainImages, tc.ValImages)
+		}
+	}
+	if got, err := calibrationSplit(s, &model.TrainConfig{TrainImages: 100}, 30); err != nil || got.Len() != 30 {
+		t.Errorf("--val 30: %d images, %v", got.Len(), err)
 	}
 }

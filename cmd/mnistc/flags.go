@@ -189,7 +189,8 @@ type archFlags struct {
 }
 
 func (a *archFlags) register(fs *cmdFlags, what string, def []int) {
-	fs.StringVar(&a.layers, "layers", joinInts(def, ","), what+": hidden layer widths, input side first (`W1,W2,…`: 128 is the article's 784-128-10, 300,100 LeNet-300-100)")
+	fs.StringVar(&a.layers, "layers", joinInts(def, ","), fmt.Sprintf("%s: hidden layer widths, input side first (`W1,W2,…`: 128 is the article's 784-128-10, 300,100 LeNet-300-100); each 1–%d, at most %d layers and %d parameters in all",
+		what, model.MaxWidth, model.MaxDepth-1, model.MaxWeights))
 	fs.IntVar(&a.hidden, "hidden", 0, "shorthand for --layers `N` (one hidden layer)")
 }
 
