@@ -452,9 +452,10 @@ func (op *linearLayer) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, e
 // of the C rows of W2ᵀ weighted by that row of g.
 type outGradIn struct {
 	fusedOp
-	out owned
-	wT  []float32
-	all []int32
+	out  owned
+	wT   []float32
+	idx  []int32
+	vals []float32
 }
 
 func (*outGradIn) Arity() int    { return 2 }
@@ -471,12 +472,17 @@ func (op *outGradIn) Do(v ...G.Value) (G.Value, error) {
 	B, C, H := v[0].Shape()[0], v[0].Shape()[1], v[1].Shape()[0]
 	t, out := op.out.get(B, H)
 	op.wT = transpose(op.wT, d[1], H, C)
-	op.all = iota32(op.all, C) // the weights are g's row
+	if len(op.idx) < C+8 {
+		op.idx, op.vals = make([]int32, C+8), make([]float32, C+8)
+	}
 	g := d[0]
 	for b := 0; b < B; b++ {
 		o := out[b*H : (b+1)*H]
 		clear(o)
-		kernel.AccumRows(o, op.wT, H, op.all, g[b*C:(b+1)*C])
+		// the rows of Wᵀ weighted by g's non-zero entries (below a ReLU
+		// half of them are zero; skipping an exact zero changes no bit)
+		k := kernel.NonZero(g[b*C:(b+1)*C], op.idx, op.vals)
+		kernel.AccumRows(o, op.wT, H, op.idx[:k], op.vals[:k])
 	}
 	return t, nil
 }
@@ -486,10 +492,11 @@ func (op *outGradIn) Do(v ...G.Value) (G.Value, error) {
 // column of g.
 type outGradW struct {
 	fusedOp
-	out owned
-	tmp []float32
-	col []float32
-	all []int32
+	out  owned
+	tmp  []float32
+	col  []float32
+	idx  []int32
+	vals []float32
 }
 
 func (*outGradW) Arity() int    { return 2 }
@@ -510,15 +517,17 @@ func (op *outGradW) Do(v ...G.Value) (G.Value, error) {
 	}
 	if len(op.col) != B {
 		op.col = make([]float32, B)
+		op.idx, op.vals = make([]int32, B+8), make([]float32, B+8)
 	}
-	op.all = iota32(op.all, B)
 	a, g := d[0], d[1]
 	clear(op.tmp)
 	for k := 0; k < C; k++ {
 		for b := range op.col {
 			op.col[b] = g[b*C+k]
 		}
-		kernel.AccumRows(op.tmp[k*H:(k+1)*H], a, H, op.all, op.col)
+		// the rows of a of the images whose g[b,k] is not zero
+		n := kernel.NonZero(op.col, op.idx, op.vals)
+		kernel.AccumRows(op.tmp[k*H:(k+1)*H], a, H, op.idx[:n], op.vals[:n])
 	}
 	transposeInto(out, op.tmp, C, H)
 	return t, nil
