@@ -337,9 +337,10 @@ func evalCell(j job, train, val, test data.Set, before model.Result) (Record, er
 }
 
 // finetuneConfig is the training recipe of a fine-tuning cell.
-func finetuneConfig(b Budget, specs []string, seed int64) model.TrainConfig {
+func finetuneConfig(b Budget, specs []string, base model.TrainConfig) model.TrainConfig {
 	c := retrain.DefaultTrain()
-	c.LR, c.Seed = retrain.DefaultLR(specs), seed
+	// the network fine-tuned is the baseline's (records say which)
+	c.LR, c.Seed, c.Layers = retrain.DefaultLR(specs), base.Seed, append([]int(nil), base.Layers...)
 	return b.apply(c)
 }
 
@@ -397,7 +398,7 @@ func jobRecord(e *Experiment, s *Sweep, c Cell, cfg model.TrainConfig, fp string
 	case s.Finetune != nil && s.Finetune.From == FromScratch:
 		r.Finetune = &FinetuneResult{Kind: FromScratch, Train: scratchConfig(*s.Finetune, cfg)}
 	case s.Finetune != nil:
-		r.Finetune = &FinetuneResult{Train: finetuneConfig(*s.Finetune, c.Specs, cfg.Seed)}
+		r.Finetune = &FinetuneResult{Train: finetuneConfig(*s.Finetune, c.Specs, cfg)}
 	}
 	r.Key = cellKey(r)
 	return r
@@ -471,7 +472,7 @@ func studentCell(j job, train, val, test data.Set, teacher model.Result) (Record
 	var res training.TrainResult
 	var err error
 	if ft.Kind == "distilled" {
-		res, err = training.TrainDistilled(ft.Train, j.ck.Params, train, val, training.Hooks{})
+		res, err = training.TrainDistilled(ft.Train, j.ck.Params, j.ck.Meta.ActQuant, train, val, training.Hooks{})
 	} else {
 		res, err = training.Train(ft.Train, train, val, training.Hooks{})
 	}

@@ -80,11 +80,11 @@ func Run(ck model.Checkpoint, cfg Config, train, val, test data.Set, hooks train
 	if err != nil {
 		return model.Checkpoint{}, Record{}, err
 	}
-	if hasActQuant(post) {
-		// Train within the ranges the post-training chain calibrated: on the
-		// validation split, after the weight passes.
-		cfg.Train.ActQuant = noRetrain.State.ActQuant
-	}
+	// Train within the activation ranges the post-training chain ends
+	// with: calibrated on the validation split after the weight passes when
+	// it quantizes activations, else the checkpoint's own (a model whose
+	// activations are quantized stays so; nil when they are not).
+	cfg.Train.ActQuant = noRetrain.State.ActQuant
 	res, err := training.FineTune(ck.Params, cfg.Train, c, train, val, hooks)
 	if err != nil {
 		return model.Checkpoint{}, Record{}, err

@@ -10,10 +10,11 @@ import (
 )
 
 // SoftTargets returns softmax(teacher logits / T) for every image of s
-// (n×10) and each image's Σ q log q, the teacher's negative entropy that
-// the loss's KL term contains.
-func SoftTargets(teacher model.Params, s data.Set, T float64) (q []float32, negEnt []float64) {
-	logits := model.Forward(teacher, s.X, s.Len(), nil)
+// (n×classes) and each image's Σ q log q, the teacher's negative entropy
+// that the loss's KL term contains. The teacher runs as it is evaluated:
+// with its activation quantizer aq (nil: none).
+func SoftTargets(teacher model.Params, aq *model.ActQuant, s data.Set, T float64) (q []float32, negEnt []float64) {
+	logits := model.Forward(teacher, s.X, s.Len(), aq)
 	C := teacher.Classes()
 	q = make([]float32, len(logits))
 	negEnt = make([]float64, s.Len())
@@ -39,8 +40,9 @@ func SoftTargets(teacher model.Params, s data.Set, T float64) (q []float32, negE
 
 // TrainDistilled trains a fresh student (layers cfg.Layers, initialised and
 // shuffled from cfg.Seed exactly as Train) from the teacher's soft targets
-// on train; cfg.Distill sets T and α.
-func TrainDistilled(cfg model.TrainConfig, teacher model.Params, train, val data.Set, hooks Hooks) (TrainResult, error) {
+// on train; cfg.Distill sets T and α; teacherAQ is the teacher's
+// activation quantizer (its checkpoint's; nil: none).
+func TrainDistilled(cfg model.TrainConfig, teacher model.Params, teacherAQ *model.ActQuant, train, val data.Set, hooks Hooks) (TrainResult, error) {
 	if cfg.Distill == nil {
 		return TrainResult{}, fmt.Errorf("no distillation settings")
 	}
@@ -54,7 +56,7 @@ func TrainDistilled(cfg model.TrainConfig, teacher model.Params, train, val data
 	if err := teacher.CheckData(train.Inputs(), train.Classes()); err != nil {
 		return TrainResult{}, fmt.Errorf("teacher: %v", err)
 	}
-	q, negEnt := SoftTargets(teacher, train, cfg.Distill.Temperature)
+	q, negEnt := SoftTargets(teacher, teacherAQ, train, cfg.Distill.Temperature)
 	rng := rand.New(rand.NewSource(cfg.Seed))
 	p := model.InitGlorot(sizes(cfg, train), rng)
 	res, err := fitWith(&p, fitOpts{soft: q, negEnt: negEnt}, cfg, train, val, rng, hooks)

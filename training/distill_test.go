@@ -21,7 +21,7 @@ func TestDistillLossByHand(t *testing.T) {
 	const B = 5
 	s := randomSet(B, 22)
 	d := &model.Distill{Temperature: 4, Alpha: 0.7}
-	q, negEnt := SoftTargets(teacher, s, d.Temperature)
+	q, negEnt := SoftTargets(teacher, nil, s, d.Temperature)
 	tg, err := newTrainGraph(&student, B, d, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +80,7 @@ func TestDistilledStudentLearns(t *testing.T) {
 	cfg := model.DefaultTrainConfig()
 	cfg.Epochs, cfg.Layers = 1, []int{16}
 	cfg.Distill = &model.Distill{Temperature: 4, Alpha: 0.9}
-	res, err := TrainDistilled(cfg, teacher.Params, train.Slice(0, 6000), train.Slice(6000, 6500), Hooks{})
+	res, err := TrainDistilled(cfg, teacher.Params, nil, train.Slice(0, 6000), train.Slice(6000, 6500), Hooks{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -259,7 +259,7 @@ func TestStepMachineMatchesTapeMachine(t *testing.T) {
 		}
 	}
 	teacher := model.InitGlorot(sizesOf(16), rng)
-	q, _ := SoftTargets(teacher, s, 3)
+	q, _ := SoftTargets(teacher, nil, s, 3)
 	aq := &model.ActQuant{Bits: 4, Calib: "test", Ranges: []model.Range{{Lo: 0, Hi: 1}, {Lo: 0, Hi: 2}}}
 	for _, tc := range []struct {
 		name string

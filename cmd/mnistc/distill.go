@@ -79,13 +79,13 @@ func runDistill(args []string, stdout, stderr io.Writer) error {
 	if err := teacher.Params.CheckData(test.Inputs(), test.Classes()); err != nil {
 		return fmt.Errorf("%s: %w", *teacherPath, err)
 	}
-	tr := model.Evaluate(teacher.Params, test, nil)
+	tr := model.Evaluate(teacher.Params, test, teacher.Meta.ActQuant) // as the teacher is evaluated
 	student := model.ArchName(cfg.Sizes(train.Inputs(), train.Classes()))
 	fmt.Fprintf(stderr, "distilling %s from a %s teacher (test %.4f), T %g, α %g, %d epochs\n",
 		student, teacher.Params.Arch(), tr.Accuracy, d.Temperature, d.Alpha, cfg.Epochs)
 	dcfg := cfg
 	dcfg.Distill = &d
-	res, err := training.TrainDistilled(dcfg, teacher.Params, train, val, epochHooks(stderr, *quiet, cfg.Epochs, val.Len(), nil))
+	res, err := training.TrainDistilled(dcfg, teacher.Params, teacher.Meta.ActQuant, train, val, epochHooks(stderr, *quiet, cfg.Epochs, val.Len(), nil))
 	if err != nil {
 		return err
 	}
