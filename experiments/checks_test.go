@@ -314,3 +314,33 @@ func TestParseErrorKind(t *testing.T) {
 		t.Errorf("%v is not an ErrExperiment", err)
 	}
 }
+
+// TestYAMLValuesNotSilentlyChanged: a fraction where a whole number goes,
+// an empty list entry and a 0 that would silently become the default are
+// refused with the field; alpha: 0 is a setting and is kept.
+func TestYAMLValuesNotSilentlyChanged(t *testing.T) {
+	base := "name: y\ntrain: {epochs: 1, limit: 2000, val: 500}\nseeds: [1]\nsweeps:\n  - name: s\n    steps:\n      - methods: [\"prune:keep=0.5\"]\n"
+	for _, c := range []struct{ edit, want string }{
+		{"epochs: 1.9", "train.epochs: want a whole number, not 1.9"},
+		{"epochs: 0", "train.epochs: 0 is not a setting here"},
+		{"epochs: 1, layers: [null, 8]", "train.layers[0]: empty entry"},
+		{"epochs: 1, layers: [16.5]", "train.layers[0]: want a whole number, not 16.5"},
+		{"epochs: 1, lr: 0", "train.lr: 0 is not a setting here"},
+	} {
+		text := strings.Replace(base, "epochs: 1", c.edit, 1)
+		if _, err := Parse("y.yaml", []byte(text)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.edit, err, c.want)
+		}
+	}
+	d := "name: d\ntrain: {epochs: 1, limit: 2000, val: 500}\nseeds: [1]\nsweeps:\n  - name: s\n    distill: {hidden: [4], alpha: 0, temperature: 2}\n"
+	e, err := Parse("d.yaml", []byte(d))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if set := e.Sweeps[0].Distill.Settings(); set.Alpha != 0 || set.Temperature != 2 {
+		t.Errorf("distill settings %+v, want alpha 0 (labels alone), T 2", set)
+	}
+	if _, err := Parse("d.yaml", []byte(strings.Replace(d, "temperature: 2", "temperature: 0", 1))); err == nil || !strings.Contains(err.Error(), "distill.temperature: 0 is not a setting") {
+		t.Errorf("temperature 0: %v", err)
+	}
+}

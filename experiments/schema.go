@@ -129,11 +129,11 @@ type Sweep struct {
 // layer of each width; Layers: any depth, e.g. [[300, 100], [64]]), the
 // soft-target temperature and weight (Hinton et al.), and the budget.
 type DistillPlan struct {
-	Hidden      []int   `yaml:"hidden" json:"hidden,omitempty"`
-	Layers      [][]int `yaml:"layers" json:"layers,omitempty"`
-	Temperature float64 `yaml:"temperature" json:"temperature,omitempty"` // default 4
-	Alpha       float64 `yaml:"alpha" json:"alpha,omitempty"`             // default 0.9
-	Epochs      int     `yaml:"epochs" json:"epochs,omitempty"`           // default: the recipe's
+	Hidden      []int    `yaml:"hidden" json:"hidden,omitempty"`
+	Layers      [][]int  `yaml:"layers" json:"layers,omitempty"`
+	Temperature float64  `yaml:"temperature" json:"temperature,omitempty"` // default 4
+	Alpha       *float64 `yaml:"alpha" json:"alpha,omitempty"`             // default 0.9; 0 is the labels alone
+	Epochs      int      `yaml:"epochs" json:"epochs,omitempty"`           // default: the recipe's
 }
 
 // Students returns every student's hidden widths: Hidden's one-layer
@@ -175,8 +175,8 @@ func (d DistillPlan) Settings() model.Distill {
 	if d.Temperature != 0 {
 		m.Temperature = d.Temperature
 	}
-	if d.Alpha != 0 {
-		m.Alpha = d.Alpha
+	if d.Alpha != nil {
+		m.Alpha = *d.Alpha
 	}
 	return m
 }
@@ -482,7 +482,7 @@ func (e *Experiment) validate() error {
 						_, err = spec.Layers(&net)
 					}
 					if err != nil {
-						return fmt.Errorf("%d: sweeps[%d].steps[%d]: method %q with grid %v: %v", st.lineOr(s.line), i, j, m, pt, err)
+						return fmt.Errorf("%d: sweeps[%d].steps[%d]: method %q with grid %s: %v", st.lineOr(s.line), i, j, m, pointText(pt), err)
 					}
 					if spec.Name == "actquant" && e.Train.ValImages() == 0 {
 						return fmt.Errorf("%d: sweeps[%d].steps[%d]: method %q calibrates activation ranges on the validation split, but train.val is 0 (line %d): give val ≥ 1 (the article holds out 5000)",
@@ -656,7 +656,7 @@ func (s *Sweep) Cells() ([]Cell, error) {
 			for _, pt := range st.points() {
 				spec, err := compress.ParseSpec(withArgs(m, pt))
 				if err != nil {
-					return nil, fmt.Errorf("steps[%d]: method %q with %v: %v", j, m, pt, err)
+					return nil, fmt.Errorf("steps[%d]: method %q with %s: %v", j, m, pointText(pt), err)
 				}
 				canon := spec.String()
 				for _, c := range cells {
@@ -811,4 +811,20 @@ func (s *Sweep) checkCells(cells []Cell) error {
 		same[k] = i
 	}
 	return nil
+}
+
+// pointText writes a grid point as key=value pairs, as a spec does.
+func pointText(pt map[string]string) string {
+	if len(pt) == 0 {
+		return "(no grid)"
+	}
+	keys := make([]string, 0, len(pt))
+	for k := range pt {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for i, k := range keys {
+		keys[i] = k + "=" + pt[k]
+	}
+	return strings.Join(keys, ",")
 }

@@ -3,7 +3,9 @@ package experiments
 import (
 	"fmt"
 	"reflect"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -58,6 +60,11 @@ func (c *shapeChecker) add(line int, format string, a ...any) {
 
 var nodeType = reflect.TypeOf(yaml.Node{})
 
+// zeroMeansDefault matches the fields whose zero value stands for "not
+// given, take the default": a 0 written there would silently become the
+// default (10 epochs, batch 32…), so it is refused instead.
+var zeroMeansDefault = regexp.MustCompile(`^(train\.(epochs|batch|lr|hidden)|sweeps\[\d+\]\.(finetune\.(epochs|batch|lr)|distill\.(temperature|epochs)))$`)
+
 func (c *shapeChecker) check(n *yaml.Node, t reflect.Type, path string) {
 	if c.visits++; c.visits == maxVisits {
 		c.add(n.Line, "%s: the file expands to more than %d values (aliases of aliases?)", label(path), maxVisits)
@@ -85,6 +92,10 @@ func (c *shapeChecker) check(n *yaml.Node, t reflect.Type, path string) {
 		return
 	}
 	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
+		if strings.HasSuffix(path, "]") && t.Kind() != reflect.Struct {
+			c.add(n.Line, "%s: empty entry", label(path))
+			return
+		}
 		if pointer && t.Kind() == reflect.Struct {
 			if strings.HasSuffix(path, "]") {
 				c.add(n.Line, "%s: empty entry", label(path))
@@ -156,6 +167,20 @@ func (c *shapeChecker) check(n *yaml.Node, t reflect.Type, path string) {
 		}
 		if err := n.Decode(reflect.New(t).Interface()); err != nil {
 			c.add(n.Line, "%s: want %s, not %s", label(path), want(t), describe(n))
+			return
+		}
+		switch t.Kind() {
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+			// the decoder truncates 1.9 to 1 without a word
+			if n.ShortTag() == "!!float" {
+				c.add(n.Line, "%s: want a whole number, not %s", label(path), n.Value)
+				return
+			}
+		}
+		if zeroMeansDefault.MatchString(path) {
+			if x, err := strconv.ParseFloat(n.Value, 64); err == nil && x == 0 {
+				c.add(n.Line, "%s: 0 is not a setting here (an absent key takes the default): leave it out, or give a value", label(path))
+			}
 		}
 	}
 }

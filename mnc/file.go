@@ -12,6 +12,7 @@ import (
 	"math"
 	"mnistc/internal/errkind"
 	"slices"
+	"strings"
 
 	"mnistc/model"
 )
@@ -37,6 +38,9 @@ type File struct {
 func Pack(c model.Checkpoint) ([]byte, *File, error) {
 	if err := c.Params.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("pack: %w", err)
+	}
+	if meta, err := json.Marshal(c.Meta); err == nil && len(meta) > MaxMeta {
+		return nil, nil, fmt.Errorf("pack: the metadata is %d bytes of JSON, more than the %d a .mnc file holds (a long history or source?); pack --lean keeps only what a deployed model needs", len(meta), MaxMeta)
 	}
 	f := &File{Meta: c.Meta}
 	for _, t := range c.Params.Tensors() {
@@ -70,8 +74,15 @@ func Pack(c model.Checkpoint) ([]byte, *File, error) {
 // from — and drops the training history, the test evaluation and the pass
 // records. The layer sizes need no field: the tensors' shapes hold them.
 func Lean(m model.Meta) model.Meta {
-	return model.Meta{Train: m.Train, ActQuant: m.ActQuant, Source: m.Source}
+	src := m.Source
+	if len(src) > maxLeanSource { // a note, not a payload
+		src = strings.ToValidUTF8(src[:maxLeanSource], "") + "…"
+	}
+	return model.Meta{Train: m.Train, ActQuant: m.ActQuant, Source: src}
 }
+
+// maxLeanSource bounds the source note lean metadata keeps.
+const maxLeanSource = 1000
 
 // best returns the smallest encoding of one tensor.
 func best(name string, shape []int, v []float32) Tensor {

@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math/rand"
 	"os"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"mnistc/mnc"
@@ -157,5 +159,30 @@ func TestVersion1Repacks(t *testing.T) {
 func TestDecodeErrorKind(t *testing.T) {
 	if _, err := mnc.Decode([]byte("MNC? not a file")); !errors.Is(err, mnc.ErrFormat) {
 		t.Errorf("%v is not an ErrFormat", err)
+	}
+}
+
+// TestPackedGivenAsCheckpoint: model's reader names a packed file for what
+// it is (it keeps its own copy of the magic, which must match).
+func TestPackedGivenAsCheckpoint(t *testing.T) {
+	b, err := os.ReadFile("testdata/v1.mnc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := model.Decode(b); err == nil || !strings.Contains(err.Error(), "packed .mnc model") {
+		t.Errorf("model.Decode of a .mnc: %v", err)
+	}
+}
+
+// TestOversizedMetadata: metadata beyond what a file holds is refused by
+// name (not as "a bug"), and lean metadata cuts a long source note.
+func TestOversizedMetadata(t *testing.T) {
+	p := model.InitGlorot([]int{20, 4, 3}, rand.New(rand.NewSource(1)))
+	big := model.Meta{Source: strings.Repeat("x", mnc.MaxMeta+1)}
+	if _, _, err := mnc.Pack(model.Checkpoint{Params: p, Meta: big}); err == nil || !strings.Contains(err.Error(), "pack --lean") {
+		t.Errorf("oversized metadata: %v", err)
+	}
+	if _, _, err := mnc.Pack(model.Checkpoint{Params: p, Meta: mnc.Lean(big)}); err != nil {
+		t.Errorf("lean metadata of the same checkpoint: %v", err)
 	}
 }

@@ -49,6 +49,10 @@ type Meta struct {
 	Source   string            `json:"source,omitempty"`
 }
 
+// packedMagic opens a packed .mnc file (package mnc, which imports this
+// one): recognised so that a packed model given as a checkpoint is named.
+const packedMagic = "MNC\x1a"
+
 // FormatVersion names the checkpoint layout written by this package:
 // version 2 holds any number of layers and records their sizes; version 1
 // (w1, b1, w2, b2 only) reads unchanged.
@@ -167,6 +171,9 @@ func Decode(b []byte) (Checkpoint, error) {
 var ErrCheckpoint = errors.New("invalid checkpoint")
 
 func decode(b []byte) (Checkpoint, error) {
+	if bytes.HasPrefix(b, []byte(packedMagic)) {
+		return Checkpoint{}, fmt.Errorf("this is a packed .mnc model, not a .npz checkpoint: 'mnistc unpack' expands it into one")
+	}
 	zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("not a valid .npz (zip) file: %v", err)
@@ -200,6 +207,14 @@ func decode(b []byte) (Checkpoint, error) {
 	}
 	if _, ok := members[WeightName(depth+1)+".npy"]; ok {
 		return Checkpoint{}, fmt.Errorf("more than %d layers", MaxDepth)
+	}
+	// a later layer's array with a gap before it: name what is missing
+	for _, name := range slices.Sorted(maps.Keys(members)) {
+		var kind byte
+		var l int
+		if n, _ := fmt.Sscanf(name, "%c%d.npy", &kind, &l); n == 2 && (kind == 'w' || kind == 'b') && l > depth+1 && name == fmt.Sprintf("%c%d.npy", kind, l) {
+			return Checkpoint{}, fmt.Errorf("missing array %s: the checkpoint holds %s but its layers stop at %d", WeightName(depth+1), strings.TrimSuffix(name, ".npy"), depth)
+		}
 	}
 	c.Params.Layers = make([]Dense, depth)
 	for i, name := range TensorNames(depth) {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"mnistc/mnc"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -41,7 +42,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	var ck model.Checkpoint
 	var net *infer.Net
 	var err error
-	if strings.HasSuffix(*path, ".mnc") {
+	if isPacked(*path) {
 		f, err := loadPacked(*path)
 		if err != nil {
 			return err
@@ -101,4 +102,17 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(tw, "%.4f\t\n", r.PerClass[c])
 	}
 	return tw.Flush()
+}
+
+// isPacked reports whether path is a packed .mnc model: by its first
+// bytes, so a renamed file (or .MNC) is read for what it is.
+func isPacked(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return strings.HasSuffix(strings.ToLower(path), ".mnc") // let the loader name the error
+	}
+	defer f.Close()
+	head := make([]byte, len(mnc.Magic))
+	n, _ := io.ReadFull(f, head)
+	return string(head[:n]) == mnc.Magic
 }
