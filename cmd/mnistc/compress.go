@@ -54,6 +54,9 @@ func runCompress(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := checkPassesFit(specs, ck.Params); err != nil {
+		return err
+	}
 	if err := d.check(); err != nil {
 		return err
 	}

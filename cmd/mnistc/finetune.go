@@ -53,6 +53,9 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := checkPassesFit(passes, ck.Params); err != nil {
+		return err
+	}
 	if err := d.check(); err != nil {
 		return err
 	}

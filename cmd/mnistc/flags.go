@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"mnistc/compress"
 	"mnistc/data"
 	"mnistc/model"
 )
@@ -229,4 +230,20 @@ func joinInts(v []int, sep string) string {
 		s[i] = strconv.Itoa(x)
 	}
 	return strings.Join(s, sep)
+}
+
+// checkPassesFit refuses, as a usage error, pass specs that name tensors
+// the network lacks (layers=w9 on three layers, neuron pruning of the
+// output layer): found before any data is read or any training starts.
+func checkPassesFit(passes []string, p model.Params) error {
+	for _, text := range passes {
+		spec, err := compress.ParseSpec(text)
+		if err != nil {
+			return passError(err)
+		}
+		if _, err := spec.Layers(&p); err != nil {
+			return usagef("--pass %s: %v", text, err)
+		}
+	}
+	return nil
 }

@@ -61,6 +61,10 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		if err := retrain.CheckScratch(passes); err != nil {
 			return passError(err)
 		}
+		// tensor names depend on the depth alone: MNIST's sizes will do
+		if err := checkPassesFit(passes, model.NewParams(cfg.Sizes(model.Inputs, model.Classes))); err != nil {
+			return err
+		}
 	}
 	if err := d.check(); err != nil {
 		return err
