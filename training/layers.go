@@ -234,13 +234,17 @@ func (op *reluGrad) Do(v ...G.Value) (G.Value, error) {
 	return t, nil
 }
 
-// inputGrad is xᵀ·δ (K×N) for x (B×K) and δ (B×N): the first layer's
-// weight gradient. Row p is the sum, over the images whose pixel p is not
-// zero and in batch order, of x[b,p]·δ[b,:] (kernel.AccumRows): the
-// non-zero entries are sorted by pixel first (a counting sort). A batch with
-// more than dense.SparseInput of its entries non-zero takes the BLAS GEMM.
+// inputGrad is xᵀ·δ (K×N) for x (B×K) and δ (B×N): a layer's weight
+// gradient. Row p is the sum, over the images whose input p is not zero
+// and in batch order, of x[b,p]·δ[b,:] (kernel.AccumRows): the non-zero
+// entries are sorted by input first (a counting sort). For the first layer
+// a batch with more than dense.SparseInput of its entries non-zero takes
+// the BLAS GEMM (dense benchmark data); a middle layer's input is a ReLU
+// output, about half zeros, and always takes the sparse sums (sparse), so
+// its bits do not depend on the BLAS.
 type inputGrad struct {
 	fusedOp
+	sparse     bool
 	out        owned
 	nzIdx      []int32   // each image's non-zero pixels, one image after another
 	nzVal      []float32 // and their values
@@ -281,7 +285,7 @@ func (op *inputGrad) Do(v ...G.Value) (G.Value, error) {
 		total += kernel.NonZero(x[b*K:(b+1)*K], op.nzIdx[total:total+K+8], op.nzVal[total:total+K+8])
 		ends[b] = total
 	}
-	if total > int(dense.SparseInput*float64(B*K)) {
+	if !op.sparse && total > int(dense.SparseInput*float64(B*K)) {
 		return gemm(blas.Trans, v[0], v[1], t)
 	}
 	// Counting sort of the entries by pixel; within a pixel, images stay in
@@ -437,7 +441,14 @@ func (op *linearLayer) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, e
 	if err != nil {
 		return nil, err
 	}
-	dW, err := G.ApplyOp(&outGradW{fusedOp: fusedOp{name: "aᵀ×δ " + op.name}}, inputs[0], delta)
+	// ∂W = aᵀ·δ: below a ReLU (a middle layer) by sums over a's non-zero
+	// entries, as the first layer's; the last layer keeps outGradW, whose
+	// summation order the article's network's weights were trained with
+	var wop G.Op = &outGradW{fusedOp: fusedOp{name: "aᵀ×δ " + op.name}}
+	if op.relu {
+		wop = &inputGrad{fusedOp: fusedOp{name: "aᵀ×δ " + op.name}, sparse: true}
+	}
+	dW, err := G.ApplyOp(wop, inputs[0], delta)
 	if err != nil {
 		return nil, err
 	}

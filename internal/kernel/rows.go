@@ -21,12 +21,16 @@ func AccumRows(out, w []float32, stride int, idx []int32, x []float32) {
 	}
 }
 
+// accumScalar is AccumRows one column at a time: each column's sum stays
+// in a register through all the rows (the same additions, in the same k
+// order, as row by row), which matters for the few columns past the last
+// full vector of a width such as 300 or 100.
 func accumScalar(out, w []float32, stride int, idx []int32, x []float32) {
-	for k, i := range idx {
-		row := w[int(i)*stride : int(i)*stride+len(out)]
-		xk := x[k]
-		for j, wj := range row {
-			out[j] += float32(xk * wj)
+	for j := range out {
+		acc := out[j]
+		for k, i := range idx {
+			acc += float32(x[k] * w[int(i)*stride+j])
 		}
+		out[j] = acc
 	}
 }
