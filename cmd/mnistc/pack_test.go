@@ -117,7 +117,7 @@ func TestPackBadInput(t *testing.T) {
 		{[]string{"eval", "--model", flipped}, 1, "checksum mismatch"},
 		{[]string{"unpack", "--model", trunc, "--out", keep}, 1, "truncated"},
 		{[]string{"inspect", good, trunc}, 2, "want one packed model"},
-		{[]string{"pack", "--model", good, "--out", filepath.Join(dir, "y.mnc")}, 1, "not a valid .npz"},
+		{[]string{"pack", "--model", good, "--out", filepath.Join(dir, "y.mnc")}, 1, "this is a packed .mnc model"},
 	}
 	for _, c := range cases {
 		code, _, stderr := mnistc(t, c.args...)
