@@ -3,6 +3,7 @@ package model
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 )
 
 // TrainConfig is the training recipe. DefaultTrainConfig is the article's:
@@ -78,7 +79,7 @@ func (c TrainConfig) Validate() error {
 		return fmt.Errorf("layers is empty: want at least one hidden layer (the article's is 128)")
 	}
 	if err := CheckSizes(c.Sizes(Inputs, Classes)); err != nil {
-		return fmt.Errorf("layers %v: %v", c.Layers, err)
+		return fmt.Errorf("layers %s: %v", strings.Trim(strings.Join(strings.Fields(fmt.Sprint(c.Layers)), ","), "[]"), err)
 	}
 	return nil
 }

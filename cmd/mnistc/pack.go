@@ -206,6 +206,9 @@ func loadPacked(path string) (*mnc.File, error) {
 // or for a file larger than the floats (tiny networks: framing and
 // metadata) "1.4× larger than".
 func ratioText(r float64) string {
+	if r > 0.95 && r < 1.05 {
+		return fmt.Sprintf("about the size of (%.3f×)", r)
+	}
 	if r >= 1 {
 		return fmt.Sprintf("%.1f× smaller than", r)
 	}
