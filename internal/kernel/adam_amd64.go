@@ -26,8 +26,16 @@ func accum64AVX2(out, w *float32, strideBytes int, idx *int32, x *float32, n int
 //go:noescape
 func accum8AVX2(out, w *float32, strideBytes int, idx *int32, x *float32, n int)
 
+//go:noescape
+func accum32AVX2(out, w *float32, strideBytes int, idx *int32, x *float32, n int)
+
+//go:noescape
+func accum4AVX(out, w *float32, strideBytes int, idx *int32, x *float32, n int)
+
 // accumVector runs the AVX2 kernels over the leading columns in chunks of
-// 64, then 8, and returns how many columns it did.
+// 64, then one of 32, then 8, then one of 4, and returns how many columns
+// it did: each chunk is one pass over the rows, so a width of 300 takes 7
+// passes rather than 10. Every column's arithmetic is the same in each.
 func accumVector(out, w []float32, stride int, idx []int32, x []float32) int {
 	if !HaveVector {
 		return 0
@@ -36,8 +44,16 @@ func accumVector(out, w []float32, stride int, idx []int32, x []float32) int {
 	for ; c+64 <= len(out); c += 64 {
 		accum64AVX2(&out[c], &w[c], 4*stride, &idx[0], &x[0], len(idx))
 	}
+	if c+32 <= len(out) {
+		accum32AVX2(&out[c], &w[c], 4*stride, &idx[0], &x[0], len(idx))
+		c += 32
+	}
 	for ; c+8 <= len(out); c += 8 {
 		accum8AVX2(&out[c], &w[c], 4*stride, &idx[0], &x[0], len(idx))
+	}
+	if c+4 <= len(out) {
+		accum4AVX(&out[c], &w[c], 4*stride, &idx[0], &x[0], len(idx))
+		c += 4
 	}
 	return c
 }

@@ -322,3 +322,73 @@ levelsInt64AVX2row:
 	VMOVDQU Y7, 224(DI)
 	VZEROUPPER
 	RET
+
+// func accum32AVX2(out, w *float32, strideBytes int, idx *int32, x *float32, n int)
+//
+// accum64AVX2 for 32 columns (four registers): the tail of widths such as
+// 300 (= 4·64 + 32 + 8 + 4) and 100 (= 64 + 32 + 4) in one pass over the
+// rows instead of four 8-column ones.
+TEXT ·accum32AVX2(SB), NOSPLIT, $0-48
+	MOVQ out+0(FP), DI
+	MOVQ w+8(FP), SI
+	MOVQ strideBytes+16(FP), DX
+	MOVQ idx+24(FP), R8
+	MOVQ x+32(FP), R9
+	MOVQ n+40(FP), CX
+	VMOVUPS 0(DI), Y0
+	VMOVUPS 32(DI), Y1
+	VMOVUPS 64(DI), Y2
+	VMOVUPS 96(DI), Y3
+
+row32:
+	MOVLQSX (R8), AX
+	IMULQ DX, AX
+	ADDQ SI, AX
+	VBROADCASTSS (R9), Y8
+	VMULPS 0(AX), Y8, Y9
+	VADDPS Y9, Y0, Y0
+	VMULPS 32(AX), Y8, Y10
+	VADDPS Y10, Y1, Y1
+	VMULPS 64(AX), Y8, Y11
+	VADDPS Y11, Y2, Y2
+	VMULPS 96(AX), Y8, Y12
+	VADDPS Y12, Y3, Y3
+	ADDQ $4, R8
+	ADDQ $4, R9
+	DECQ CX
+	JNZ row32
+
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	VZEROUPPER
+	RET
+
+// func accum4AVX(out, w *float32, strideBytes int, idx *int32, x *float32, n int)
+//
+// Four columns in one 128-bit register: multiply, then add, as the others.
+TEXT ·accum4AVX(SB), NOSPLIT, $0-48
+	MOVQ out+0(FP), DI
+	MOVQ w+8(FP), SI
+	MOVQ strideBytes+16(FP), DX
+	MOVQ idx+24(FP), R8
+	MOVQ x+32(FP), R9
+	MOVQ n+40(FP), CX
+	VMOVUPS 0(DI), X0
+
+row4:
+	MOVLQSX (R8), AX
+	IMULQ DX, AX
+	ADDQ SI, AX
+	VBROADCASTSS (R9), X8
+	VMULPS 0(AX), X8, X9
+	VADDPS X9, X0, X0
+	ADDQ $4, R8
+	ADDQ $4, R9
+	DECQ CX
+	JNZ row4
+
+	VMOVUPS X0, 0(DI)
+	VZEROUPPER
+	RET

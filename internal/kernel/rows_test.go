@@ -6,12 +6,12 @@ import (
 	"testing"
 )
 
-// TestAccumRowsVectorMatchesScalar: for widths that exercise the 64- and
-// 8-column kernels and the scalar tail, the result has the bits of the
+// TestAccumRowsVectorMatchesScalar: for widths that exercise the 64-, 32-,
+// 8- and 4-column kernels and the scalar tail, the result has the bits of the
 // scalar loop, which is the plain sum in the order of the rows.
 func TestAccumRowsVectorMatchesScalar(t *testing.T) {
 	rng := rand.New(rand.NewSource(1))
-	for _, width := range []int{1, 7, 8, 10, 32, 64, 70, 128, 200} {
+	for _, width := range []int{1, 4, 7, 8, 10, 12, 32, 36, 44, 64, 70, 100, 128, 200, 300} {
 		stride := width + rng.Intn(3)
 		rows := 50
 		w := make([]float32, rows*stride)
