@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"mnistc/internal/handmade"
 	"mnistc/mnc"
 	"mnistc/model"
 )
@@ -87,7 +88,7 @@ func TestMatchesFloatEvaluation(t *testing.T) {
 		{0, []step{prune(0.1)}, "sparse float32"},
 		{0, []step{prune(0.05), symmetric(4, true)}, "sparse float32"},
 		{0, []step{symmetric(8, true)}, "integer levels × float input"},
-		{0, []step{affine(4)}, "integer levels × float input"},
+		{0, []step{affine(4, false)}, "integer levels × float input"},
 		{0, []step{codebook(3, true)}, "codebook"},
 		{0, []step{binarize()}, "codebook"},
 		{0, []step{symmetric(16, true)}, "expanded to dense float32"},
@@ -127,14 +128,14 @@ func TestMatchesFloatEvaluation(t *testing.T) {
 // k·2^−8 that no 2-bit grid holds: a codebook with dyadic entries.
 func dyadicBook() step {
 	book := []float32{-29.0 / 256, -5.0 / 256, 7.0 / 256, 31.0 / 256}
-	return step{spec: "quantize:dyadic-codebook", apply: func(w *model.Tensor) {
+	return step{Spec: "quantize:dyadic-codebook", Apply: func(w *model.Tensor) {
 		for i, v := range w.Data {
 			if v == 0 {
 				continue
 			}
 			best := 0
 			for c := range book {
-				if abs32(v-book[c]) < abs32(v-book[best]) {
+				if handmade.Abs32(v-book[c]) < handmade.Abs32(v-book[best]) {
 					best = c
 				}
 			}
@@ -146,16 +147,16 @@ func dyadicBook() step {
 // mixed quantizes each layer its own way: a dense grid, a pruned codebook,
 // a pruned grid.
 func mixed() step {
-	return step{spec: "mixed", apply: func(w *model.Tensor) {
+	return step{Spec: "mixed", Apply: func(w *model.Tensor) {
 		switch w.Name {
 		case "w1":
-			dyadic().apply(w)
+			dyadic().Apply(w)
 		case "w2":
-			prune(0.3).apply(w)
-			dyadicBook().apply(w)
+			prune(0.3).Apply(w)
+			dyadicBook().Apply(w)
 		default:
-			prune(0.5).apply(w)
-			dyadic().apply(w)
+			prune(0.5).Apply(w)
+			dyadic().Apply(w)
 		}
 	}}
 }
@@ -292,9 +293,9 @@ func TestBlockIndependence(t *testing.T) {
 
 // only applies a step to one weight tensor.
 func only(name string, s step) step {
-	return step{spec: name + ":" + s.spec, apply: func(w *model.Tensor) {
+	return step{Spec: name + ":" + s.Spec, Apply: func(w *model.Tensor) {
 		if w.Name == name {
-			s.apply(w)
+			s.Apply(w)
 		}
 	}}
 }

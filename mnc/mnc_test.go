@@ -142,8 +142,8 @@ func smallFile(t testing.TB) []byte {
 
 func deepFile(t testing.TB) []byte {
 	ck := compressed(t, []int{784, 3, 2, 4, 10}, prune(0.3))
-	symmetric(3, true).apply(&ck.Params.Layers[0].W)
-	codebook(2, false).apply(&ck.Params.Layers[2].W)
+	symmetric(3, true).Apply(&ck.Params.Layers[0].W)
+	codebook(2, false).Apply(&ck.Params.Layers[2].W)
 	ck.Meta.ActQuant = &model.ActQuant{Bits: 6, Calib: "minmax", Ranges: []model.Range{{Lo: 0, Hi: 1}, {Lo: 0, Hi: 2}, {Lo: 0, Hi: 3}, {Lo: 0, Hi: 4}}}
 	return packed(t, ck)
 }
