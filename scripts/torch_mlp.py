@@ -12,20 +12,12 @@ Run with Debian's interpreter, not a pyenv one:
 DIR holds train-images-idx3-ubyte.gz and the three other MNIST files.
 --save writes w1 (784,h1), b1 (h1), w2 (h1,h2), b2, ... as float32 into an .npz.
 """
-import argparse, gzip, struct, time
+import argparse, time
 import numpy as np
 import torch
 import torch.nn as nn
 
-
-def idx(path):
-    with gzip.open(path) as f:
-        data = f.read()
-    magic, n = struct.unpack('>II', data[:8])
-    if magic == 2051:
-        r, c = struct.unpack('>II', data[8:16])
-        return np.frombuffer(data, np.uint8, offset=16).reshape(n, r * c)
-    return np.frombuffer(data, np.uint8, offset=8)
+from numpy_eval import idx  # the IDX reader beside it (scripts/ is on the path when run as a script)
 
 
 def main():
