@@ -119,12 +119,8 @@ func (c *shapeChecker) check(n *yaml.Node, t reflect.Type, path string) {
 				c.add(k.Line, "unknown field %q %s (known: %s)%s", k.Value, where(path), strings.Join(names, ", "), suggest(k.Value, names))
 				return
 			}
-			if l, dup := seen[k.Value]; dup && !merged {
-				c.add(k.Line, "%s: given twice (lines %d and %d)", join(path, k.Value), l, k.Line)
+			if !c.firstTime(seen, k, merged, path) {
 				return
-			}
-			if !merged {
-				seen[k.Value] = k.Line
 			}
 			c.check(v, ft, join(path, k.Value))
 		})
@@ -139,12 +135,8 @@ func (c *shapeChecker) check(n *yaml.Node, t reflect.Type, path string) {
 				c.add(k.Line, "%s: want names as keys, not %s", label(path), describe(k))
 				return
 			}
-			if l, dup := seen[k.Value]; dup && !merged {
-				c.add(k.Line, "%s: given twice (lines %d and %d)", join(path, k.Value), l, k.Line)
+			if !c.firstTime(seen, k, merged, path) {
 				return
-			}
-			if !merged {
-				seen[k.Value] = k.Line
 			}
 			c.check(v, t.Elem(), join(path, k.Value))
 		})
@@ -183,6 +175,20 @@ func (c *shapeChecker) check(n *yaml.Node, t reflect.Type, path string) {
 			}
 		}
 	}
+}
+
+// firstTime records key k of the mapping at path in seen and reports
+// whether it is its first appearance; a key written twice in the mapping
+// itself is a problem (one brought in by a merge key is overridden).
+func (c *shapeChecker) firstTime(seen map[string]int, k *yaml.Node, merged bool, path string) bool {
+	if l, dup := seen[k.Value]; dup && !merged {
+		c.add(k.Line, "%s: given twice (lines %d and %d)", join(path, k.Value), l, k.Line)
+		return false
+	}
+	if !merged {
+		seen[k.Value] = k.Line
+	}
+	return true
 }
 
 // pairs calls fn on each key and value of mapping n, expanding merge keys

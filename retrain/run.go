@@ -282,12 +282,3 @@ func constraintFor(spec compress.Spec, steps int) (training.Constraint, map[stri
 	}
 	return c, map[string]string{"schedule": "every step", "steps": fmt.Sprint(steps)}, nil
 }
-
-func hasActQuant(post []compress.Pass) bool {
-	for _, p := range post {
-		if p.Spec().Name == "actquant" {
-			return true
-		}
-	}
-	return false
-}

@@ -375,11 +375,10 @@ func ones(v []float32, n int) []float32 {
 // derivative includes the input gradient, which the layer below needs.
 type linearLayer struct {
 	fusedOp
-	relu  bool
-	out   owned
-	idx   []int32
-	vals  []float32
-	width int
+	relu bool
+	out  owned
+	idx  []int32
+	vals []float32
 }
 
 // newLinearLayer returns layer l's op (1-based, for its name).
