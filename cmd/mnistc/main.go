@@ -21,7 +21,7 @@ type command struct {
 }
 
 func commands() []command {
-	return []command{
+	return append([]command{
 		{"train", "train the network on MNIST and save a checkpoint", runTrain},
 		{"eval", "evaluate a checkpoint on the test set", runEval},
 		{"compress", "apply compression passes to a checkpoint, evaluating before and after each", runCompress},
@@ -33,8 +33,13 @@ func commands() []command {
 		{"inspect", "print a packed file's per-tensor table: kept %, bits before/after Huffman, bytes, ratio", runInspect},
 		{"sweep", "run an experiment file: baselines for each seed, every cell, then the report", runSweep},
 		{"report", "render results.csv, tables, plots and REPORT.md from a results folder", runReport},
-	}
+	}, registered...)
 }
+
+// registered holds the commands that live in their own files (export,
+// merge, search, sensitivity, …): each adds itself in an init function, so
+// adding a command touches no shared list.
+var registered []command
 
 // usageError marks an error found while reading the command line; main
 // exits 2 for it.
