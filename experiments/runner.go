@@ -41,6 +41,12 @@ type Record struct {
 	Finetune *FinetuneResult `json:"finetune,omitempty"`
 	// Packed is the real size: the cell's weights written as a .mnc file.
 	Packed *Packed `json:"packed,omitempty"`
+	// ValAccuracy is the cell's model (compressed, fine-tuned or student)
+	// on the validation split: what selections ("smallest within X pp",
+	// Pareto picks) are made on, so the test set is only reported.
+	ValAccuracy float64 `json:"val_accuracy"`
+	// Seconds is the cell's wall-clock time (evaluation or training).
+	Seconds float64 `json:"seconds"`
 }
 
 // Packed is the length of the cell's packed model file (package mnc, with
@@ -87,6 +93,7 @@ type Baseline struct {
 	Key          string  `json:"key"`
 	TestAccuracy float64 `json:"test_accuracy"`
 	TestCorrect  int     `json:"test_correct"`
+	ValAccuracy  float64 `json:"val_accuracy"` // on the validation split
 }
 
 // Options are the runner's settings.
@@ -103,6 +110,11 @@ type Options struct {
 	Progress func(done, total int, elapsed time.Duration)
 	// Log, if set, receives one line per notable event (baseline trained…).
 	Log func(format string, a ...any)
+	// Shard, if set (Count > 0), runs only this shard's share of the cells
+	// (and the baselines they need); mnistc merge gathers the shards.
+	Shard Shard
+	// Command is the command line recorded in the manifest's provenance.
+	Command []string
 }
 
 // Summary is what a run did.
@@ -119,12 +131,6 @@ const (
 	ManifestFile = "manifest.json"
 	CopyFile     = "experiment.yaml"
 )
-
-type manifest struct {
-	Experiment string `json:"experiment"`
-	SHA256     string `json:"sha256"`
-	Complete   bool   `json:"complete"` // every cell of every seed has its record
-}
 
 // Run runs experiment e into opt.Out, resuming from any records there.
 // Cancelling ctx stops it between cells; what finished is kept.
@@ -172,21 +178,37 @@ func Run(ctx context.Context, e *Experiment, opt Options) (Summary, error) {
 		return Summary{}, fmt.Errorf("train.val: %v", err)
 	}
 	fp := fingerprint(train, val)
+	// every cell of every seed, then this shard's share of them
 	var jobs []job
 	for _, seed := range e.Seeds {
 		cfg := e.Train.TrainConfig(seed)
-		bl, ck, err := baseline(opt.Out, cfg, fp, train, val, test, logf)
-		if err != nil {
-			return Summary{}, err
-		}
 		cfg.TrainImages, cfg.ValImages = train.Len(), val.Len()
 		for _, s := range e.Sweeps {
 			cells, _ := s.Cells()
 			for _, c := range cells {
-				r := jobRecord(e, s, c, cfg, fp, bl)
-				jobs = append(jobs, job{rec: r, ck: ck})
+				jobs = append(jobs, job{rec: jobRecord(e, s, c, cfg, fp, Baseline{})})
 			}
 		}
+	}
+	jobs = opt.Shard.take(jobs)
+	// the baselines the shard's cells start from
+	type base struct {
+		bl Baseline
+		ck *model.Checkpoint
+	}
+	bases := map[int64]base{}
+	for i := range jobs {
+		seed := jobs[i].rec.Seed
+		b, ok := bases[seed]
+		if !ok {
+			bl, ck, err := baseline(opt.Out, e.Train.TrainConfig(seed), fp, train, val, test, logf)
+			if err != nil {
+				return Summary{}, err
+			}
+			b = base{bl, ck}
+			bases[seed] = b
+		}
+		jobs[i].rec.Baseline, jobs[i].ck = b.bl, b.ck
 	}
 	sum := Summary{Cells: len(jobs)}
 	var todo []job
@@ -215,8 +237,10 @@ func Run(ctx context.Context, e *Experiment, opt Options) (Summary, error) {
 		}
 	}
 	sum.Seconds = time.Since(start).Seconds()
-	if err == nil && len(sum.Records) == sum.Cells {
-		err = setComplete(opt.Out, true)
+	prov := newProvenance(start, opt.Command)
+	prov.Finished, prov.WallSeconds, prov.Ran, prov.Shard = time.Now().UTC().Format(time.RFC3339), sum.Seconds, sum.Ran, opt.Shard.String()
+	if merr := finishManifest(opt.Out, prov, err == nil && len(sum.Records) == sum.Cells); err == nil {
+		err = merr
 	}
 	return sum, err
 }
@@ -262,7 +286,9 @@ func runJobs(ctx context.Context, todo []job, logPath string, train, val, test d
 		go func() {
 			defer wg.Done()
 			for j := range in {
+				t0 := time.Now()
 				r, err := evalCell(j, train, val, test, befores[j.ck])
+				r.Seconds = time.Since(t0).Seconds()
 				if err != nil {
 					errc <- err
 					cancel() // stop feeding; the other workers finish their cell
@@ -330,6 +356,7 @@ func evalCell(j job, train, val, test data.Set, before model.Result) (Record, er
 	}
 	r := j.rec
 	r.Steps = res.Records
+	r.ValAccuracy = model.Evaluate(res.State.Params, val, res.State.ActQuant).Accuracy
 	if r.Packed, err = pack(res.State.Params, res.State.ActQuant, r.Train, r.Cell.Specs, 4*j.ck.Params.Count()); err != nil {
 		return Record{}, fmt.Errorf("seed %d, %v: %w", r.Seed, r.Cell.Specs, err)
 	}
@@ -375,6 +402,7 @@ func finetuneCell(j job, train, val, test data.Set) (Record, error) {
 	if err != nil {
 		return Record{}, fmt.Errorf("seed %d, fine-tune %v: %w", r.Seed, r.Cell.Specs, err)
 	}
+	r.ValAccuracy = model.Evaluate(out.Params, val, out.Meta.ActQuant).Accuracy
 	if r.Packed, err = pack(out.Params, out.Meta.ActQuant, ft.Train, r.Cell.Specs, 4*j.ck.Params.Count()); err != nil {
 		return Record{}, fmt.Errorf("seed %d, fine-tune %v: %w", r.Seed, r.Cell.Specs, err)
 	}
@@ -480,6 +508,7 @@ func studentCell(j job, train, val, test data.Set, teacher model.Result) (Record
 		return Record{}, fmt.Errorf("seed %d, %v: %w", r.Seed, r.Cell.Specs, err)
 	}
 	after := model.Evaluate(res.Params, test, nil)
+	r.ValAccuracy = model.Evaluate(res.Params, val, nil).Accuracy
 	size := 4 * res.Params.Count()
 	ts := compress.Measure(compress.State{Params: res.Params})
 	total := compress.Record{Pass: "total", Spec: r.Cell.Specs[0], Params: map[string]string{}, AccBefore: teacher.Accuracy,
@@ -543,7 +572,8 @@ func baseline(out string, cfg model.TrainConfig, fp string, train, val, test dat
 	path := filepath.Join(out, "baselines", fmt.Sprintf("seed%d-%s.npz", cfg.Seed, key))
 	if ck, err := model.Load(path); err == nil && ck.Meta.Test != nil {
 		logf("seed %d: baseline %s from cache (test accuracy %.4f)", cfg.Seed, path, ck.Meta.Test.Accuracy)
-		return Baseline{Key: key, TestAccuracy: ck.Meta.Test.Accuracy, TestCorrect: ck.Meta.Test.Correct}, &ck, nil
+		return Baseline{Key: key, TestAccuracy: ck.Meta.Test.Accuracy, TestCorrect: ck.Meta.Test.Correct,
+			ValAccuracy: model.Evaluate(ck.Params, val, ck.Meta.ActQuant).Accuracy}, &ck, nil
 	} else if !errors.Is(err, os.ErrNotExist) && err != nil {
 		logf("seed %d: cached baseline unreadable (%v); training again", cfg.Seed, err)
 	}
@@ -563,7 +593,8 @@ func baseline(out string, cfg model.TrainConfig, fp string, train, val, test dat
 		secs += s
 	}
 	logf("seed %d: test accuracy %.4f, %.1f s", cfg.Seed, r.Accuracy, secs)
-	return Baseline{Key: key, TestAccuracy: r.Accuracy, TestCorrect: r.Correct}, &ck, nil
+	return Baseline{Key: key, TestAccuracy: r.Accuracy, TestCorrect: r.Correct,
+		ValAccuracy: model.Evaluate(res.Params, val, nil).Accuracy}, &ck, nil
 }
 
 // claimFolder creates the results folder, or checks that it was made by
@@ -574,11 +605,12 @@ func claimFolder(e *Experiment, opt Options) error {
 		return err
 	}
 	sum := sha256.Sum256(e.Raw())
-	m := manifest{Experiment: e.Name, SHA256: hex.EncodeToString(sum[:])}
-	if prev, err := readManifest(opt.Out); err == nil {
+	m := Manifest{Experiment: e.Name, SHA256: hex.EncodeToString(sum[:]), Shard: opt.Shard.String()}
+	if prev, err := ReadManifest(opt.Out); err == nil {
 		// A completed run is set aside by --fresh whichever file made it
 		// (an edited experiment file starts over); an unfinished run of
-		// another file is refused, since resuming would mix the two.
+		// another file or another shard is refused, since resuming would
+		// mix the two.
 		switch {
 		case prev.Complete && opt.Fresh:
 			if err := setAside(opt.Out, logf(opt)); err != nil {
@@ -587,6 +619,11 @@ func claimFolder(e *Experiment, opt Options) error {
 		case prev.SHA256 != m.SHA256 && !opt.Force:
 			return fmt.Errorf("%s was made by another experiment file (%s, sha256 %.12s…, this one %.12s…); use --force to run this one there (records whose config matches are reused, none are deleted), --fresh to set a completed run aside, or another --out",
 				opt.Out, prev.Experiment, prev.SHA256, m.SHA256)
+		case prev.Shard != m.Shard:
+			return fmt.Errorf("%s holds %s; this run is %s: give each shard its own --out (mnistc merge gathers them)",
+				opt.Out, shardText(prev.Shard), shardText(m.Shard))
+		default:
+			m.Runs = prev.Runs // resumed: the earlier invocations' provenance stays
 		}
 	}
 	if err := writeManifest(opt.Out, m); err != nil {
@@ -602,27 +639,25 @@ func logf(opt Options) func(string, ...any) {
 	return func(string, ...any) {}
 }
 
-func readManifest(dir string) (manifest, error) {
-	var m manifest
-	b, err := os.ReadFile(filepath.Join(dir, ManifestFile))
-	if err != nil {
-		return m, err
-	}
-	return m, json.Unmarshal(b, &m)
-}
-
-func writeManifest(dir string, m manifest) error {
-	b, _ := json.MarshalIndent(m, "", "  ")
-	return model.WriteFileAtomic(filepath.Join(dir, ManifestFile), append(b, '\n'))
-}
-
 // setComplete records in the manifest whether the run has every record.
 func setComplete(dir string, complete bool) error {
-	m, err := readManifest(dir)
+	m, err := ReadManifest(dir)
 	if err != nil {
 		return err
 	}
 	m.Complete = complete
+	return writeManifest(dir, m)
+}
+
+// finishManifest adds this invocation's provenance to the manifest and
+// records whether the run has every record.
+func finishManifest(dir string, p Provenance, complete bool) error {
+	m, err := ReadManifest(dir)
+	if err != nil {
+		return err
+	}
+	m.Complete = complete
+	m.Runs = append(m.Runs, p)
 	return writeManifest(dir, m)
 }
 

@@ -52,9 +52,34 @@ func (fs *cmdFlags) parse(args []string) error {
 		return usageError{err}
 	}
 	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
+		return usageError{fmt.Errorf("unexpected argument %q: %w", fs.Arg(0), errPositional)}
 	}
 	return nil
+}
+
+// errPositional marks parse's refusal of a positional argument.
+var errPositional = errors.New("this command takes flags only")
+
+// parseMixed parses args whose positional arguments may come before,
+// between or after the flags (mnistc merge --out D A B, mnistc merge A B
+// --out D) and returns the positional ones in order.
+func (fs *cmdFlags) parseMixed(args []string) ([]string, error) {
+	var pos []string
+	for {
+		for len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+			pos, args = append(pos, args[0]), args[1:]
+		}
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		if err := fs.parse(args); err != nil && !errors.Is(err, errPositional) {
+			return nil, err // a flag error, or --help
+		}
+		args = fs.Args() // stopped at a positional argument
+	}
 }
 
 // dataFlags are the flags every command that reads MNIST shares.

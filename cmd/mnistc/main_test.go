@@ -189,6 +189,12 @@ func TestBadInput(t *testing.T) {
 		{[]string{"eval"}, 2, "--model is required"},
 		{[]string{"eval", "--model", filepath.Join(tmp, "none.npz")}, 1, "no such file"},
 		{[]string{"eval", "--model", corrupt}, 1, "not a valid .npz"},
+		{[]string{"sweep", "experiments/quick.yaml", "--shard", "3/2"}, 2, `--shard "3/2": want 1 ≤ I ≤ N`},
+		{[]string{"sweep", "experiments/quick.yaml", "--shard", "half"}, 2, `--shard "half": want I/N`},
+		{[]string{"merge", tmp}, 2, "--out is required"},
+		{[]string{"merge", "--out", filepath.Join(tmp, "m")}, 2, "name the shards' results folders"},
+		{[]string{"merge", "--bogus", tmp}, 2, "flag provided but not defined: -bogus"},
+		{[]string{"merge", "--out", filepath.Join(tmp, "m"), tmp}, 1, "not a results folder"},
 	}
 	for _, c := range cases {
 		code, _, stderr := mnistc(t, c.args...)

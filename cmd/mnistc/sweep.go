@@ -16,7 +16,7 @@ import (
 )
 
 func runSweep(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("sweep", "sweep EXPERIMENT.yaml [--out DIR] [--jobs N] [--fresh] [--force] [--data DIR] [--quiet]", stdout)
+	fs := newFlags("sweep", "sweep EXPERIMENT.yaml [--out DIR] [--jobs N] [--fresh] [--force] [--shard I/N] [--data DIR] [--quiet]", stdout)
 	var d dataFlags
 	d.register(fs, false)
 	out := fs.String("out", "", "results folder (default results/<experiment name>)")
@@ -24,6 +24,7 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 	force := fs.Bool("force", false, "run in a folder made by another experiment file (matching records are reused; none are deleted)")
 	fresh := fs.Bool("fresh", false, "start over if the folder holds a completed run (its records and baselines move to previous-<time>/); an incomplete run is resumed")
 	quiet := fs.Bool("quiet", false, "no progress bar")
+	shardText := fs.String("shard", "", "run only shard I of N of the cells (and the baselines they need), for a sweep spread over N machines; 'mnistc merge' gathers the shards' folders")
 	file, args := leadingArg(args)
 	if err := fs.parse(args); err != nil {
 		return err
@@ -33,6 +34,13 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 	}
 	if *jobs < 0 {
 		return usagef("--jobs %d out of range: want ≥ 0", *jobs)
+	}
+	var shard experiments.Shard
+	if *shardText != "" {
+		var err error
+		if shard, err = experiments.ParseShard(*shardText); err != nil {
+			return usagef("--shard %v", err)
+		}
 	}
 	e, err := experiments.Load(file)
 	if err != nil {
@@ -47,7 +55,7 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	bar := newProgress(stderr, *quiet)
-	opt := experiments.Options{Out: *out, Data: d.dir, Jobs: *jobs, Force: *force, Fresh: *fresh,
+	opt := experiments.Options{Out: *out, Data: d.dir, Jobs: *jobs, Force: *force, Fresh: *fresh, Shard: shard, Command: os.Args,
 		Log: func(f string, a ...any) { bar.clear(); fmt.Fprintf(stderr, f+"\n", a...) },
 		Progress: func(done, total int, el time.Duration) {
 			eta := ""
@@ -57,6 +65,9 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 			bar.update("cells"+eta, done, total)
 		}}
 	fmt.Fprintf(stderr, "%s: %d cells × seeds (at most %d), results in %s\n", e.Path(), e.CellCount(), experiments.MaxCells, *out)
+	if shard.Count > 0 {
+		fmt.Fprintf(stderr, "shard %s: this run takes every %s distinct cell\n", shard, ordinal(shard.Count))
+	}
 	sum, err := experiments.Run(ctx, e, opt)
 	bar.clear()
 	if err != nil {
@@ -67,6 +78,10 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "%d cells × seeds: %d run now, %d already done; %.1f s in all, cells %.1f s (%.1f cells/s)\n",
 		sum.Cells, sum.Ran, sum.Skipped, sum.Seconds, sum.CellSeconds, float64(sum.Ran)/math.Max(sum.CellSeconds, 1e-9))
+	if shard.Count > 0 {
+		fmt.Fprintf(stdout, "wrote shard %s to %s/%s; when every shard is done: mnistc merge --out DIR <the %d shard folders>\n", shard, *out, experiments.LogFile, shard.Count)
+		return nil
+	}
 	if err := report.Write(*out, e, sum.Records); err != nil {
 		return err
 	}
@@ -106,4 +121,23 @@ func leadingArg(args []string) (string, []string) {
 		return args[0], args[1:]
 	}
 	return "", args
+}
+
+// ordinal is "2nd", "3rd", "10th" …; "1st" reads as "every".
+func ordinal(n int) string {
+	if n == 1 {
+		return ""
+	}
+	suffix := "th"
+	if n%100 < 11 || n%100 > 13 {
+		switch n % 10 {
+		case 1:
+			suffix = "st"
+		case 2:
+			suffix = "nd"
+		case 3:
+			suffix = "rd"
+		}
+	}
+	return fmt.Sprintf("%d%s", n, suffix)
 }
