@@ -1,6 +1,7 @@
 package report
 
 import (
+	"fmt"
 	"math"
 	"sort"
 	"strings"
@@ -38,11 +39,29 @@ type Cell struct {
 	Weights  []string
 	Sparsity []float64
 	Distinct []float64
-	// Arch is the network's sizes, as 784-128-10.
-	Arch string
+	// Arch is the network's sizes, as 784-128-10; Classes its outputs.
+	Arch    string
+	Classes int
 	// Layers is the packed file's per-weight-tensor breakdown (means over
 	// seeds; empty for records written before it was kept).
 	Layers []LayerStat
+	// Val is the accuracy on the validation split and ValDelta its change
+	// against each seed's baseline on that split (pp): what selections are
+	// made on. N = 0 when a record lacks it (written before it was kept).
+	Val, ValDelta Stat
+	// Base is the seeds' baseline test accuracy.
+	Base Stat
+	// Seconds is the wall-clock time of the cell (N = 0 when not recorded).
+	Seconds Stat
+	// Budget describes a fine-tuning cell's training ("5 epochs, batch 32,
+	// Adam lr 0.0001"); Kind is the record's fine-tuning kind ("", scratch,
+	// distilled, alone). Both empty for a post-training cell.
+	Budget, Kind string
+	// AllZero is set when every weight tensor of every seed's model is
+	// zero: a model that predicts one class, whose ratio means nothing.
+	AllZero bool
+
+	bySeed map[int64]seedVals
 }
 
 // LayerStat is one weight tensor of a cell's packed file, Deep
@@ -51,27 +70,8 @@ type Cell struct {
 // Huffman coding), and its bytes.
 type LayerStat struct {
 	Name                             string
+	Shape                            []int
 	Kept, CodeBits, IndexBits, Bytes float64
-}
-
-// MeanSparsity is the mean of the weight tensors' sparsities.
-func (c Cell) MeanSparsity() float64 { return mean(c.Sparsity) }
-
-// TotalDistinct is the sum of the weight tensors' distinct values.
-func (c Cell) TotalDistinct() float64 {
-	var t float64
-	for _, d := range c.Distinct {
-		t += d
-	}
-	return t
-}
-
-func mean(v []float64) float64 {
-	var t float64
-	for _, x := range v {
-		t += x
-	}
-	return t / float64(max(1, len(v)))
 }
 
 // Stat is a mean and a sample standard deviation over seeds.
@@ -118,6 +118,8 @@ func Aggregate(recs []experiments.Record) []Cell {
 		layers                              map[string][]LayerStat
 		noRetrain, trainSecs                []float64
 		packed, packedRatio                 []float64
+		val, valDelta, base, secs           []float64
+		zero                                bool
 	}
 	var order []string
 	groups := map[string]*acc{}
@@ -125,20 +127,32 @@ func Aggregate(recs []experiments.Record) []Cell {
 		k := r.Sweep + "\x00" + strings.Join(r.Cell.Specs, "\x00")
 		g, ok := groups[k]
 		if !ok {
-			g = &acc{cell: Cell{Sweep: r.Sweep, Specs: r.Cell.Specs, Point: r.Cell.Point, Methods: r.Cell.Methods},
-				sp: map[string][]float64{}, dist: map[string][]float64{}, layers: map[string][]LayerStat{}}
+			g = &acc{cell: Cell{Sweep: r.Sweep, Specs: r.Cell.Specs, Point: r.Cell.Point, Methods: r.Cell.Methods, bySeed: map[int64]seedVals{}},
+				sp: map[string][]float64{}, dist: map[string][]float64{}, layers: map[string][]LayerStat{}, zero: true}
 			groups[k] = g
 			order = append(order, k)
 		}
 		t := r.Total()
 		g.cell.Seeds = append(g.cell.Seeds, r.Seed)
 		g.cell.Arch = model.ArchName(t.Sizes)
+		if len(t.Sizes) > 0 {
+			g.cell.Classes = t.Sizes[len(t.Sizes)-1]
+		}
 		g.acc = append(g.acc, t.AccAfter)
 		g.delta = append(g.delta, t.DeltaPP)
 		g.loss = append(g.loss, t.LossAfter)
 		g.size = append(g.size, float64(t.SizeBytes))
 		g.ratio = append(g.ratio, t.Ratio)
 		g.bits = append(g.bits, t.BitsPerWeight)
+		g.base = append(g.base, r.Baseline.TestAccuracy)
+		sv := seedVals{acc: t.AccAfter, baseAcc: r.Baseline.TestAccuracy}
+		if r.ValAccuracy > 0 && r.Baseline.ValAccuracy > 0 {
+			g.val = append(g.val, r.ValAccuracy)
+			g.valDelta = append(g.valDelta, 100*(r.ValAccuracy-r.Baseline.ValAccuracy))
+		}
+		if r.Seconds > 0 {
+			g.secs = append(g.secs, r.Seconds)
+		}
 		var ms float64
 		for _, s := range r.Steps[:len(r.Steps)-1] {
 			ms += s.EvalMS
@@ -149,7 +163,7 @@ func Aggregate(recs []experiments.Record) []Cell {
 			g.packedRatio = append(g.packedRatio, r.Packed.Ratio)
 			for _, t := range r.Packed.Tensors {
 				if isWeight(t.Name) {
-					g.layers[t.Name] = append(g.layers[t.Name], LayerStat{Name: t.Name, Kept: float64(t.Kept) / float64(max(1, t.Weights)),
+					g.layers[t.Name] = append(g.layers[t.Name], LayerStat{Name: t.Name, Shape: t.Shape, Kept: float64(t.Kept) / float64(max(1, t.Weights)),
 						CodeBits: t.CodeBitsHuffman, IndexBits: t.IndexBitsHuff, Bytes: float64(t.Bytes)})
 				}
 			}
@@ -157,11 +171,17 @@ func Aggregate(recs []experiments.Record) []Cell {
 		if r.Finetune != nil {
 			g.noRetrain = append(g.noRetrain, r.Finetune.AccNoRetrain)
 			g.trainSecs = append(g.trainSecs, r.Finetune.Seconds)
+			sv.noRetrain = r.Finetune.AccNoRetrain
+			tc := r.Finetune.Train
+			g.cell.Budget = fmt.Sprintf("%s, batch %d, Adam lr %g", plural(tc.Epochs, "epoch"), tc.Batch, tc.LR)
+			g.cell.Kind = r.Finetune.Kind
 		}
+		g.cell.bySeed[r.Seed] = sv
 		for _, ts := range t.Tensors {
 			if !isWeight(ts.Name) {
 				continue
 			}
+			g.zero = g.zero && ts.Sparsity == 1
 			if _, ok := g.sp[ts.Name]; !ok {
 				g.cell.Weights = append(g.cell.Weights, ts.Name)
 			}
@@ -181,11 +201,19 @@ func Aggregate(recs []experiments.Record) []Cell {
 		if len(g.noRetrain) > 0 {
 			c.NoRetrain, c.TrainSeconds = stat(g.noRetrain), stat(g.trainSecs)
 		}
+		if len(g.val) == len(g.acc) {
+			c.Val, c.ValDelta = stat(g.val), stat(g.valDelta)
+		}
+		if len(g.secs) == len(g.acc) {
+			c.Seconds = stat(g.secs)
+		}
+		c.Base = stat(g.base)
+		c.AllZero = g.zero && len(c.Weights) > 0
 		for _, w := range c.Weights {
 			c.Sparsity = append(c.Sparsity, stat(g.sp[w]).Mean)
 			c.Distinct = append(c.Distinct, stat(g.dist[w]).Mean)
 			if ls := g.layers[w]; len(ls) == len(g.acc) {
-				m := LayerStat{Name: w}
+				m := LayerStat{Name: w, Shape: ls[0].Shape}
 				for _, l := range ls {
 					n := float64(len(ls))
 					m.Kept += l.Kept / n

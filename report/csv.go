@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,7 +13,9 @@ import (
 // CSV renders one row per cell with means and standard deviations over
 // seeds and the columns of the pass records: a sparsity_wL and a
 // distinct_wL column for every weight tensor any cell's network has (empty
-// where a cell's network has no such layer).
+// where a cell's network has no such layer); then the half-width of the
+// paired 95 % interval of the change, the validation accuracy and its
+// change (empty for records without them) and the wall-clock seconds.
 func CSV(cells []Cell) []byte {
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
@@ -35,7 +38,8 @@ func CSV(cells []Cell) []byte {
 	for _, n := range weights {
 		head = append(head, "distinct_"+n)
 	}
-	w.Write(append(head, "arch", "eval_ms_mean", "packed_bytes_mean", "packed_ratio_mean"))
+	w.Write(append(head, "arch", "eval_ms_mean", "packed_bytes_mean", "packed_ratio_mean",
+		"delta_pp_ci95", "val_acc_mean", "val_delta_pp_mean", "seconds_mean"))
 	f := func(x float64) string { return fmt.Sprintf("%.6g", x) }
 	for _, c := range cells {
 		var pt []string
@@ -56,13 +60,19 @@ func CSV(cells []Cell) []byte {
 		for _, n := range weights {
 			row = append(row, d[n])
 		}
-		w.Write(append(row, c.Arch, fmt.Sprintf("%.1f", c.EvalMS.Mean), packedCol(c.Packed), packedCol(c.PackedRatio)))
+		ci := ""
+		if h := c.Delta.CI95(); !math.IsNaN(h) {
+			ci = f(h)
+		}
+		w.Write(append(row, c.Arch, fmt.Sprintf("%.1f", c.EvalMS.Mean), packedCol(c.Packed), packedCol(c.PackedRatio),
+			ci, packedCol(c.Val), packedCol(c.ValDelta), packedCol(c.Seconds)))
 	}
 	w.Flush()
 	return buf.Bytes()
 }
 
-// packedCol is empty for cells recorded before packing existed.
+// packedCol is the mean, empty for cells whose records lack the quantity
+// (written before packing, validation accuracy or timing were kept).
 func packedCol(s Stat) string {
 	if s.N == 0 {
 		return ""

@@ -153,11 +153,11 @@ func TestWriteFailureLeavesPreviousReport(t *testing.T) {
 	injected := errors.New("injected failure")
 	// rendered once: Write is renderSet then replaceSet, and rendering the
 	// plots is what takes time
-	firstFiles, err := renderSet(e, first)
+	firstFiles, err := renderSet(e, first, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	secondFiles, err := renderSet(e, second)
+	secondFiles, err := renderSet(e, second, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +235,7 @@ func TestWriteFailureLeavesPreviousReport(t *testing.T) {
 	if err := replaceSet(dir, firstFiles); err != nil {
 		t.Fatal(err)
 	}
-	plotSweep = func(g Grid, name string) (Figure, bool, error) { return Figure{}, false, injected }
+	plotSweep = func(Study, Grid, string) (Figure, bool, error) { return Figure{}, false, injected }
 	if err := Write(dir, e, second); !errors.Is(err, injected) {
 		t.Fatalf("failing plot: %v", err)
 	}
@@ -323,8 +323,8 @@ func TestWritePlotsAfresh(t *testing.T) {
 			t.Errorf("REPORT.md shows %s, which is not there", m[1])
 		}
 	}
-	if owned != 2*len(shown) {
-		t.Errorf("%d report plots in plots/, want %d (PNG and SVG of each shown)", owned, 2*len(shown))
+	if owned != 3*len(shown) {
+		t.Errorf("%d report plots in plots/, want %d (PNG, SVG and PDF of each shown)", owned, 3*len(shown))
 	}
 	for rel := range got {
 		if strings.HasPrefix(rel, StagePrefix) {
@@ -389,5 +389,56 @@ func TestOwnedPathIsInside(t *testing.T) {
 	}
 	if accepted == 0 {
 		t.Fatal("no generated path was accepted: the property was not tested")
+	}
+}
+
+// TestNoStalePlotsFewerSweeps: a second report of the same folder with
+// fewer sweeps (the second dropped, the first cut to one row, which makes
+// it a reference instead of a plot) leaves in plots/ exactly the files
+// its REPORT.md shows, in PNG, SVG and PDF, and the user's files.
+func TestNoStalePlotsFewerSweeps(t *testing.T) {
+	dir := t.TempDir()
+	e, recs := recordsFor(t, twoSweeps, 1)
+	if err := Write(dir, e, recs); err != nil {
+		t.Fatal(err)
+	}
+	addUserFiles(t, dir)
+	for _, want := range []string{"01-quantize.pdf", "02-prune.png", "pareto.svg"} {
+		if _, err := os.Stat(filepath.Join(dir, PlotsDir, want)); err != nil {
+			t.Fatalf("the first report: %v", err)
+		}
+	}
+	one := strings.Replace(twoSweeps[:strings.Index(twoSweeps, "  - name: prune")], "bits: [2, 4, 8]", "bits: [4]", 1)
+	e2, recs2 := recordsFor(t, one, 2)
+	if err := Write(dir, e2, recs2); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := os.ReadFile(filepath.Join(dir, ReportFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{}
+	for _, m := range regexp.MustCompile(`\]\(plots/([^)]+)\.png\)`).FindAllStringSubmatch(string(rep), -1) {
+		for _, ext := range []string{".png", ".svg", ".pdf"} {
+			want[m[1]+ext] = true
+		}
+	}
+	if len(want) != 3 || !want["pareto.pdf"] {
+		t.Fatalf("REPORT.md shows %v, want the Pareto plot alone (a one-row sweep is not plotted)", want)
+	}
+	entries, err := os.ReadDir(filepath.Join(dir, PlotsDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, de := range entries {
+		name := de.Name()
+		_, user := userFiles[PlotsDir+"/"+name]
+		if !want[name] && !user {
+			t.Errorf("plots/%s survived a report that does not show it", name)
+		}
+		delete(want, name)
+	}
+	for name := range want {
+		t.Errorf("plots/%s is shown but missing", name)
 	}
 }

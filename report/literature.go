@@ -9,25 +9,6 @@ import (
 	"mnistc/experiments"
 )
 
-// tCrit95 holds the two-sided 95 % quantiles of Student's t for 1–30
-// degrees of freedom (index = df); beyond, the normal 1.96.
-var tCrit95 = []float64{math.NaN(), 12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-	2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
-	2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042}
-
-// CI95 is the half-width of the 95 % confidence interval of the mean (t
-// interval over the seeds); NaN with fewer than two seeds.
-func (s Stat) CI95() float64 {
-	if s.N < 2 {
-		return math.NaN()
-	}
-	t := 1.96
-	if s.N-1 < len(tCrit95) {
-		t = tCrit95[s.N-1]
-	}
-	return t * s.Std / math.Sqrt(float64(s.N))
-}
-
 // Literature renders the experiment's published references beside the
 // cells of the sweeps they name: test error before and after, the change
 // with its 95 % interval over seeds, kept % and bits per kept weight per
@@ -35,7 +16,7 @@ func (s Stat) CI95() float64 {
 // model: codes at their width, relative indices and codebooks, no Huffman
 // coding) and as the real .mnc file (Huffman-coded, biases, framing and
 // metadata included). Empty when the experiment cites nothing.
-func Literature(e *experiments.Experiment, cells []Cell) string {
+func Literature(e *experiments.Experiment, cells []Cell, st Study) string {
 	if len(e.Literature) == 0 {
 		return ""
 	}
@@ -70,25 +51,12 @@ func Literature(e *experiments.Experiment, cells []Cell) string {
 				packed = fmt.Sprintf("%.1f×", c.PackedRatio.Mean)
 			}
 			fmt.Fprintf(&b, "| %s | %.2f | %.2f ± %.2f | %+.2f%s | %s | %s | %s | %.1f× | %s |\n",
-				escape(shortLabel(c)), 100-before, 100*(1-c.Acc.Mean), 100*c.Acc.Std, -c.Delta.Mean, ciText,
+				escape(st.Label(c)), 100-before, 100*(1-c.Acc.Mean), 100*c.Acc.Std, -c.Delta.Mean, ciText,
 				joinFloats(kept, "%.1f"), joinFloats(bits, "%.2f"), joinFloats(idx, "%.2f"), c.Ratio.Mean, packed)
 		}
 		b.WriteString("\n")
 	}
 	return b.String()
-}
-
-// shortLabel is a cell's grid point (what varies within its sweep), or its
-// chain when the sweep has no grid.
-func shortLabel(c Cell) string {
-	var parts []string
-	for _, k := range sortedKeys(c.Point) {
-		parts = append(parts, k+"="+c.Point[k])
-	}
-	if len(parts) == 0 {
-		return c.Label()
-	}
-	return strings.Join(parts, ", ")
 }
 
 func joinFloats(v []float64, format string) string {

@@ -2,7 +2,6 @@ package report
 
 import (
 	"fmt"
-	"math"
 	"strings"
 
 	"mnistc/data"
@@ -19,15 +18,20 @@ const (
 )
 
 // Write renders every output of experiment e's records into dir —
-// results.csv, tables.md, plots/*.png|svg and REPORT.md — and replaces the
-// previous report as a set: everything is rendered and written into a
+// results.csv, tables.md, plots/*.png|svg|pdf and REPORT.md — and replaces
+// the previous report as a set: everything is rendered and written into a
 // staging folder inside dir first, and only when all of it succeeded are
 // the files moved into place (each by an atomic rename, the old ones kept
 // until the last is in, and put back if a move fails). A failed report
 // leaves the previous one as it was; plots the previous report made that
-// this one does not are removed. Nothing else in dir is touched.
+// this one does not are removed. Nothing else in dir is touched. The
+// provenance section reads dir's manifest.json when there is one.
 func Write(dir string, e *experiments.Experiment, recs []experiments.Record) error {
-	files, err := renderSet(e, recs)
+	var man *experiments.Manifest
+	if m, err := experiments.ReadManifest(dir); err == nil {
+		man = &m
+	}
+	files, err := renderSet(e, recs, man)
 	if err != nil {
 		return fmt.Errorf("report %s: %w", dir, err)
 	}
@@ -36,12 +40,13 @@ func Write(dir string, e *experiments.Experiment, recs []experiments.Record) err
 
 // renderSet renders the report's files in memory, plots first and
 // REPORT.md last (the order they are moved into place).
-func renderSet(e *experiments.Experiment, recs []experiments.Record) ([]outFile, error) {
+func renderSet(e *experiments.Experiment, recs []experiments.Record, man *experiments.Manifest) ([]outFile, error) {
 	if len(recs) == 0 {
 		return nil, fmt.Errorf("no records to report")
 	}
 	experiments.SortRecords(e, recs)
 	cells := Aggregate(recs)
+	st := NewStudy(e, cells)
 	var files []outFile
 	addFigure := func(f Figure) error {
 		// defence in depth: the name comes from the experiment file
@@ -49,21 +54,23 @@ func renderSet(e *experiments.Experiment, recs []experiments.Record) ([]outFile,
 		if !ownedPlot(f.Name + ".png") {
 			return fmt.Errorf("plot name %q: not a plain file name (%s)", f.Name, experiments.NameRule)
 		}
-		files = append(files, outFile{PlotsDir + "/" + f.Name + ".png", f.PNG}, outFile{PlotsDir + "/" + f.Name + ".svg", f.SVG})
+		files = append(files, outFile{PlotsDir + "/" + f.Name + ".png", f.PNG}, outFile{PlotsDir + "/" + f.Name + ".svg", f.SVG},
+			outFile{PlotsDir + "/" + f.Name + ".pdf", f.PDF})
 		return nil
 	}
 	var tables, body strings.Builder
+	figNo := 0
+	seeds := len(e.Seeds)
 	for i, s := range e.Sweeps {
+		if err := experiments.CheckName(s.Name); err != nil {
+			return nil, fmt.Errorf("sweeps[%d]: name: %v", i, err)
+		}
 		g := NewGrid(s, cells)
 		if len(g.Rows) == 0 {
 			continue
 		}
-		fmt.Fprintf(&tables, "## %s\n\nTest accuracy %% (mean ± std over seeds).\n\n%s\n", title(g), g.AccuracyTable())
 		fmt.Fprintf(&body, "## %d. %s\n\n", i+1, title(g))
-		if err := experiments.CheckName(s.Name); err != nil {
-			return nil, fmt.Errorf("sweeps[%d]: name: %v", i, err)
-		}
-		fig, ok, err := plotSweep(g, fmt.Sprintf("%02d-%s", i+1, s.Name))
+		fig, ok, err := plotSweep(st, g, fmt.Sprintf("%02d-%s", i+1, s.Name))
 		if err != nil {
 			return nil, err
 		}
@@ -71,248 +78,211 @@ func renderSet(e *experiments.Experiment, recs []experiments.Record) ([]outFile,
 			if err := addFigure(fig); err != nil {
 				return nil, err
 			}
-			fmt.Fprintf(&body, "![%s](%s/%s.png)\n\n", s.Name, PlotsDir, fig.Name)
+			figNo++
+			fmt.Fprintf(&body, "![%s](%s/%s.png)\n\n%s\n\n", s.Name, PlotsDir, fig.Name, sweepCaption(figNo, g, fig, seeds, len(st.references(g)) > 1))
 		}
-		switch f := s.Finetune; {
-		case s.Distill != nil:
-			d := s.Distill.Settings()
-			fmt.Fprintf(&body, "Each row trains a student with the hidden widths k from the seed's baseline as teacher (loss α·T²·KL(teacher‖student) + (1−α)·CE, T = %g, α = %g) and the same student alone with the same seed and budget (%s). Δ is against the teacher.\n\n",
-				d.Temperature, d.Alpha, budgetText(recs, s.Name))
-		case f != nil && f.From == experiments.FromScratch:
-			fmt.Fprintf(&body, "Each cell trains a fresh network with its passes in the loop from the first step — the article's §4 flow (%s); Δ is against the plainly trained baseline of the same seed and recipe.\n\n", budgetText(recs, s.Name))
-		case f != nil:
-			fmt.Fprintf(&body, "Each cell fine-tunes the seed's baseline with its passes held in the loop (%s).\n\n", budgetText(recs, s.Name))
+		if d := sweepSetup(g, recs); d != "" {
+			body.WriteString(d + "\n\n")
 		}
-		fmt.Fprintf(&body, "Test accuracy %% (mean ± std over %s):\n\n%s\n", plural(len(e.Seeds), "seed"), g.AccuracyTable())
-		if s.Distill != nil {
-			dt := g.table(func(c Cell) string { return fmt.Sprintf("%+.2f", c.Delta.Mean) })
-			fmt.Fprintf(&body, "Δ pp against the teacher (mean over seeds):\n\n%s\n", dt)
-			fmt.Fprintf(&tables, "Δ pp against the teacher.\n\n%s\n", dt)
-			ts := g.table(func(c Cell) string { return fmt.Sprintf("%.1f", c.TrainSeconds.Mean) })
-			fmt.Fprintf(&body, "Training time per student, seconds (mean over seeds; two train at a time):\n\n%s\n", ts)
-			fmt.Fprintf(&tables, "Training time, seconds.\n\n%s\n", ts)
-			for _, f := range DistillFindings(g) {
-				fmt.Fprintf(&body, "- %s\n", f)
-			}
-			body.WriteString("\n")
-		}
-		if s.Finetune != nil && g.RowKey != "" {
-			nr := g.table(func(c Cell) string { return pct(c.NoRetrain) })
-			fmt.Fprintf(&body, "The same passes applied after training, without retraining:\n\n%s\n", nr)
-			fmt.Fprintf(&tables, "Without retraining.\n\n%s\n", nr)
-			ts := g.table(func(c Cell) string { return fmt.Sprintf("%.1f", c.TrainSeconds.Mean) })
-			fmt.Fprintf(&body, "Extra training time per cell, seconds (mean over seeds; cells train two at a time on the run's machine):\n\n%s\n", ts)
-			fmt.Fprintf(&tables, "Extra training time, seconds.\n\n%s\n", ts)
-		}
-		if g.RowKey != "" && g.VariesInSize() {
-			sz := g.SizeTable()
-			fmt.Fprintf(&tables, "Bytes the representation needs by the size model (compression ratio against float32).\n\n%s\n", sz)
-			fmt.Fprintf(&body, "Bytes the representation needs by the size model (ratio against the %d bytes of float32 parameters):\n\n%s\n", model.ParamCount(netSizes(recs[0]))*4, sz)
-			if g.HasPacked() {
-				pk := g.PackedTable()
-				fmt.Fprintf(&tables, "Real size: bytes of the packed .mnc file (ratio against float32).\n\n%s\n", pk)
-				fmt.Fprintf(&body, "Real size: bytes of the packed .mnc file, Huffman coding and lean metadata included (ratio against float32):\n\n%s\n", pk)
-			}
-		}
-		for _, f := range Findings(g) {
+		fmt.Fprintf(&body, "%s\n\n%s\n", g.MainCaption(seeds, hasNoRetrain(g)), g.MainTable())
+		fmt.Fprintf(&body, "Labels:\n\n%s\n", g.LegendTable())
+		for _, f := range st.SectionFindings(g) {
 			fmt.Fprintf(&body, "- %s\n", f)
 		}
+		for _, n := range g.SizeNotes() {
+			fmt.Fprintf(&body, "- %s\n", n)
+		}
+		if t := trainingTime(g); t != "" {
+			fmt.Fprintf(&body, "- %s\n", t)
+		}
 		body.WriteString("\n")
+		tables.WriteString(g.detailTables(i+1, seeds))
+		for _, n := range g.SizeNotes() {
+			fmt.Fprintf(&tables, "- %s\n", n)
+		}
+		tables.WriteString("\n")
 	}
-	fig, hidden, err := ParetoPlot(cells, "pareto")
+	fig, hidden, err := st.ParetoPlot("pareto")
 	if err != nil {
 		return nil, err
 	}
 	if err := addFigure(fig); err != nil {
 		return nil, err
 	}
-	front := Frontier(cells)
-	fmt.Fprintf(&body, "## Size against accuracy\n\n![pareto](%s/pareto.png)\n\n", PlotsDir)
-	floor := ParetoFloor(cells)
-	fmt.Fprintf(&body, "%s; %d below %.0f %% are off the chart. The Pareto frontier among those at or above %.0f %% (none of them is both smaller and more accurate):\n\n",
-		plural(len(cells), "configuration"), hidden, floor, floor)
-	body.WriteString("| chain | accuracy % | packed bytes | ratio | size model bytes |\n|---|---:|---:|---:|---:|\n")
-	for _, c := range front {
-		b, r, _ := c.Bytes()
-		fmt.Fprintf(&body, "| %s | %s | %.0f | %.1f× | %.0f |\n", escape(c.Label()), pct(c.Acc), b, r, c.Size.Mean)
-	}
-	body.WriteString("\n")
-	for _, f := range Overall(cells) {
-		fmt.Fprintf(&body, "- %s\n", f)
-	}
+	figNo++
+	body.WriteString(st.paretoSection(fig, figNo, hidden, seeds))
+	body.WriteString(st.layerSection())
 	return append(files,
 		outFile{CSVFile, CSV(cells)},
-		outFile{TablesFile, []byte("# Tables: " + e.Name + "\n\n" + tables.String())},
-		outFile{ReportFile, []byte(header(e, recs) + Literature(e, cells) + body.String())}), nil
+		outFile{TablesFile, []byte("# Tables: " + e.Name + "\n\nEvery number of REPORT.md's tables, one table per quantity, and the per-layer breakdown of every cell.\n\n" + tables.String())},
+		outFile{ReportFile, []byte(header(e, recs) + st.findingsSection(e, cells, seeds) + setup(e, recs, st.UseVal) + body.String() + ProvenanceSection(man, recs, e))}), nil
 }
 
 // plotSweep draws a sweep's plot; a variable so a test can make it fail.
-var plotSweep = Grid.SweepPlot
+var plotSweep = Study.SweepPlot
+
+// hasNoRetrain reports whether the grid's cells fine-tune (and so have the
+// same passes' accuracy without retraining).
+func hasNoRetrain(g Grid) bool {
+	for _, c := range g.At {
+		if c.Budget != "" && c.Kind == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// sweepCaption is a sweep figure's caption.
+func sweepCaption(n int, g Grid, f Figure, seeds int, control bool) string {
+	s := fmt.Sprintf("*Figure %d.* Test accuracy against %s, one line per method (labels below the table); points are means over %s and "+
+		"error bars ± one standard deviation over them (the seeds' baselines differ by about as much: the paired intervals in the text are narrower); "+
+		"the dashed grey line is the seeds' mean baseline", n, g.RowKey, plural(seeds, "seed"))
+	if control {
+		s += ", the dash-dotted black line fine-tuning with the same budget and no compression"
+	}
+	s += ". Points are nudged sideways a little so that coinciding ones stay visible"
+	if f.Zoom != "" {
+		s += "; " + f.Zoom
+	}
+	for _, n := range f.Notes {
+		s += "; " + n
+	}
+	return s + "."
+}
+
+// sweepSetup says how a sweep's cells were made when not plainly post-training.
+func sweepSetup(g Grid, recs []experiments.Record) string {
+	s := g.Sweep
+	switch f := s.Finetune; {
+	case s.Distill != nil:
+		d := s.Distill.Settings()
+		return fmt.Sprintf("Each row trains a student with the hidden widths k from the seed's baseline as teacher (loss α·T²·KL(teacher‖student) + (1−α)·CE, T = %g, α = %g) and the same student alone with the same seed and budget (%s). Δ is against the teacher.",
+			d.Temperature, d.Alpha, budgetText(recs, s.Name))
+	case f != nil && f.From == experiments.FromScratch:
+		return fmt.Sprintf("Each cell trains a fresh network with its passes in the loop from the first step — the article's §4 flow (%s); Δ is against the plainly trained baseline of the same seed and recipe.", budgetText(recs, s.Name))
+	case f != nil:
+		return fmt.Sprintf("Each cell fine-tunes the seed's baseline with its passes held in the loop (%s).", budgetText(recs, s.Name))
+	}
+	return ""
+}
+
+// trainingTime states the range of a fine-tuning sweep's training times.
+func trainingTime(g Grid) string {
+	var t []float64
+	for _, c := range g.At {
+		if c.TrainSeconds.N > 0 {
+			t = append(t, c.TrainSeconds.Mean)
+		}
+	}
+	if len(t) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("Training took %s s per cell (mean over seeds; cells train side by side on the run's machine; per cell in tables.md).", spanText(t, "%.1f"))
+}
 
 func header(e *experiments.Experiment, recs []experiments.Record) string {
-	t := recs[0].Train
 	var b strings.Builder
 	fmt.Fprintf(&b, "# %s\n\n", e.Name)
 	if e.Description != "" {
 		fmt.Fprintf(&b, "%s\n\n", strings.TrimSpace(e.Description))
 	}
-	fmt.Fprintf(&b, "Generated by `mnistc report` from %d records in `%s`; every number below is computed from them.\n\n", len(recs), experiments.LogFile)
-	fmt.Fprintf(&b, "**Recipe.** %s, Adam (lr %g, β %g/%g, ε %g), batch %d, %d epochs, Glorot-uniform kernels, zero biases; "+
-		"%d training images, the next %d held out as the validation split (all calibration uses it; the test set only gives reported numbers). "+
-		"Seeds: %v. Accuracy is on the 10,000 test images.\n\n",
-		model.ArchName(netSizes(recs[0])), t.LR, t.Beta1, t.Beta2, t.Eps, t.Batch, t.Epochs, t.TrainImages, t.ValImages, e.Seeds)
-	fmt.Fprintf(&b, "**Baselines.**\n\n%s\n", BaselineTable(recs))
-	b.WriteString("**Sizes.** \"bytes\" is what the representation needs: codes at their bit width, plus scales, zero-points or codebooks " +
-		"(32 bits each), and for sparse tensors Deep Compression's relative indices, whichever of dense and sparse is smaller " +
-		"(see the README). The ratio is against the float32 parameters.\n\n")
+	keys := map[string]bool{}
+	for _, r := range recs {
+		keys[r.Key] = true
+	}
+	runs := ""
+	if len(keys) < len(recs) {
+		runs = fmt.Sprintf(" (%d distinct runs: a configuration that appears in several sweeps is run once and shown in each)", len(keys))
+	}
+	fmt.Fprintf(&b, "Generated by `mnistc report` from %d records%s in `%s`; every number below is computed from them.\n\n", len(recs), runs, experiments.LogFile)
 	return b.String()
 }
 
-// Findings states what a sweep's table shows, computed from its cells:
-// the spread of each literal (as-printed) column against the best
-// corrected column at the same rows, and the best and worst columns at the
-// two ends of the rows.
-func Findings(g Grid) []string {
-	if g.RowKey == "" || len(g.Columns) == 0 {
-		return nil
+// setup describes the recipe, the baselines and how sizes are counted.
+func setup(e *experiments.Experiment, recs []experiments.Record, useVal bool) string {
+	t := recs[0].Train
+	split := "calibration and every selection use it; the test set only gives reported numbers"
+	if !useVal {
+		split = "calibration uses it; these records predate validation accuracy, so the selections below are made on the test set"
 	}
-	var out []string
-	for _, col := range g.Columns {
-		if !strings.Contains(col, "literal") {
-			continue
-		}
-		lo, hi := g.colRange(col)
-		var best float64
-		bestCol := ""
-		for _, other := range g.Columns {
-			if strings.Contains(other, "literal") {
-				continue
-			}
-			if _, m := g.colRange(other); m > best {
-				best, bestCol = m, other
-			}
-		}
-		s := fmt.Sprintf("The article's formula as printed (`%s`) gives %.2f–%.2f %% over %s = %s; %s.", col, 100*lo, 100*hi,
-			g.RowKey, strings.Join(g.Rows, ", "), g.literalEffect(col))
-		if bestCol != "" {
-			s += fmt.Sprintf(" The corrected method `%s` reaches up to %.2f %%.", bestCol, 100*best)
-		}
-		out = append(out, s)
-	}
-	for _, r := range []string{g.Rows[0], g.Rows[len(g.Rows)-1]} {
-		bc, wc, ok := g.extremes(r)
-		if !ok {
-			continue
-		}
-		b, w := g.At[[2]string{r, bc}], g.At[[2]string{r, wc}]
-		out = append(out, fmt.Sprintf("At %s = %s the best is `%s` (%s %%, %+.2f pp against its baseline), the worst `%s` (%s %%).",
-			g.RowKey, r, bc, pct(b.Acc), b.Delta.Mean, wc, pct(w.Acc)))
-	}
-	return out
+	var b strings.Builder
+	b.WriteString("## Setup\n\n")
+	fmt.Fprintf(&b, "**Recipe.** %s, Adam (lr %g, β %g/%g, ε %g), batch %d, %d epochs, Glorot-uniform kernels, zero biases; "+
+		"%d training images, the next %d held out as the validation split (%s). "+
+		"Seeds: %v. Accuracy is on the 10,000 test images.\n\n",
+		model.ArchName(netSizes(recs[0])), t.LR, t.Beta1, t.Beta2, t.Eps, t.Batch, t.Epochs, t.TrainImages, t.ValImages, split, e.Seeds)
+	fmt.Fprintf(&b, "**Baselines.**\n\n%s\n", BaselineTable(recs))
+	fmt.Fprintf(&b, "**Sizes.** Tables give the real size: the bytes of the cell's packed .mnc file (codes, relative sparse indices, "+
+		"Huffman coding, float32 biases, framing and lean metadata), against the %d bytes of float32 parameters. tables.md also gives the size model's "+
+		"count (codes at their bit width, plus scales, zero-points or codebooks at 32 bits each, and for sparse tensors Deep Compression's relative "+
+		"indices, whichever of dense and sparse is smaller), which is how the papers count.\n\n", model.ParamCount(netSizes(recs[0]))*4)
+	return b.String()
 }
 
-// literalEffect says what a literal column did to the weights, from its
-// cells: the sparsity and distinct values of the weights and the size.
-func (g Grid) literalEffect(col string) string {
-	var sp, d, size []float64
-	for _, r := range g.Rows {
-		if c, ok := g.At[[2]string{r, col}]; ok {
-			sp = append(sp, c.MeanSparsity())
-			d = append(d, c.TotalDistinct())
-			size = append(size, c.Size.Mean)
-		}
+// findingsSection opens the report: the headline findings, how to read
+// their intervals, the article's formulas and the literature.
+func (s Study) findingsSection(e *experiments.Experiment, cells []Cell, seeds int) string {
+	var b strings.Builder
+	b.WriteString("## Findings\n\n")
+	for _, f := range s.Headline() {
+		fmt.Fprintf(&b, "- %s\n", f)
 	}
-	mn, mx := func(v []float64) float64 {
-		m := math.Inf(1)
-		for _, x := range v {
-			m = math.Min(m, x)
-		}
-		return m
-	}, func(v []float64) float64 {
-		m := math.Inf(-1)
-		for _, x := range v {
-			m = math.Max(m, x)
-		}
-		return m
+	fmt.Fprintf(&b, "\nIntervals are 95 %% t intervals over the %s of the paired change (each seed against its own baseline, or two methods on the same seed); "+
+		"a difference whose interval contains 0 is a tie, within the noise, and is never called better or worse. "+
+		"\"Lossless down to X\" means the whole interval of the change lies above −%.1f pp at X and at every less compressed setting "+
+		"(a tie alone is not enough: a wide interval that contains 0 also contains large losses).\n\n", plural(seeds, "seed"), LossTolerance)
+	if vs := FormulaVerdicts(s.Grids); len(vs) > 0 {
+		fmt.Fprintf(&b, "### The article's formulas as printed\n\n%s\n", FormulaTable(vs))
 	}
-	return fmt.Sprintf("its weight matrices are %.1f–%.1f %% zeros with %.0f–%.0f distinct values, %.0f–%.0f bytes",
-		100*mn(sp), 100*mx(sp), mn(d), mx(d), mn(size), mx(size))
+	b.WriteString(Literature(e, cells, s))
+	return b.String()
 }
 
-func (g Grid) colRange(col string) (lo, hi float64) {
-	lo, hi = math.Inf(1), math.Inf(-1)
-	for _, r := range g.Rows {
-		if c, ok := g.At[[2]string{r, col}]; ok {
-			lo, hi = math.Min(lo, c.Acc.Mean), math.Max(hi, c.Acc.Mean)
-		}
+// paretoSection is the size/accuracy figure and the frontier's table.
+func (s Study) paretoSection(f Figure, n, hidden, seeds int) string {
+	var b strings.Builder
+	front := s.Frontier()
+	fmt.Fprintf(&b, "## Size against accuracy\n\n![pareto](%s/%s.png)\n\n", PlotsDir, f.Name)
+	floor := ParetoFloor(s.Cells)
+	fmt.Fprintf(&b, "*Figure %d.* Test accuracy against size for the %s (grey; %d below %.0f %% are off the chart). "+
+		"The frontier (numbered) is the configurations no other is both smaller and more accurate than, %s; controls and configurations no smaller than float32 are left out. "+
+		"Error bars: ± one standard deviation over %s. Dashed grey: the seeds' mean baseline.",
+		n, plural(len(s.Cells), "configuration"), hidden, floor, s.SelectionNote(), plural(seeds, "seed"))
+	if len(s.Controls) > 0 {
+		b.WriteString(" Black lines: fine-tuning without compression, one per budget (legend).")
 	}
-	return lo, hi
+	if f.Zoom != "" {
+		b.WriteString(" " + upperFirst(f.Zoom) + ".")
+	}
+	b.WriteString("\n\n| # | configuration | test accuracy % | Δ pp [95 % CI] | packed bytes | ratio | size model bytes |\n|---:|---|---:|---:|---:|---:|---:|\n")
+	for i, c := range front {
+		bb, r, _ := c.Bytes()
+		fmt.Fprintf(&b, "| %d | %s | %s | %s | %.0f | %s | %.0f |\n", i+1, escape(s.Label(c)), pct(c.Acc), c.VsBaseline().short(), bb, ratioText(r, c), c.Size.Mean)
+	}
+	b.WriteString("\n")
+	for _, t := range s.smallestTexts() {
+		fmt.Fprintf(&b, "- %s\n", t)
+	}
+	fmt.Fprintf(&b, "- Selection: %s.\n\n", s.SelectionNote())
+	return b.String()
 }
 
-func (g Grid) extremes(row string) (best, worst string, ok bool) {
-	bv, wv := math.Inf(-1), math.Inf(1)
-	for _, col := range g.Columns {
-		c, has := g.At[[2]string{row, col}]
-		if !has {
-			continue
-		}
-		if c.Acc.Mean > bv {
-			bv, best = c.Acc.Mean, col
-		}
-		if c.Acc.Mean < wv {
-			wv, worst = c.Acc.Mean, col
-		}
-		ok = true
-	}
-	return best, worst, ok && best != worst
-}
-
-// Overall states the smallest configurations within 0.5 and 1 pp of their
-// baselines.
-func Overall(cells []Cell) []string {
-	var out []string
+// layerSection gives the per-layer breakdown of the selected cells.
+func (s Study) layerSection() string {
+	var b strings.Builder
+	seen := map[string]bool{}
 	for _, tol := range []float64{0.5, 1} {
-		var best *Cell
-		bestBytes := 0.0
-		for i := range cells {
-			c := &cells[i]
-			if b, _, _ := c.Bytes(); c.Delta.Mean >= -tol && (best == nil || b < bestBytes) {
-				best, bestBytes = c, b
-			}
-		}
-		if best != nil {
-			b, r, real := best.Bytes()
-			what := "as a packed .mnc file"
-			if !real {
-				what = "by the size model"
-			}
-			out = append(out, fmt.Sprintf("The smallest configuration within %.1f pp of its baseline (mean over seeds) is `%s`: %.0f bytes %s (%.1f× smaller than float32), %s %% (%+.2f pp).",
-				tol, best.Label(), b, what, r, pct(best.Acc), best.Delta.Mean))
-		}
-	}
-	return out
-}
-
-func plural(n int, noun string) string {
-	if n == 1 {
-		return fmt.Sprintf("1 %s", noun)
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
-}
-
-// DistillFindings states each width's gain of the distilled student over
-// the one trained alone (mean over seeds, with each seed's gain).
-func DistillFindings(g Grid) []string {
-	var out []string
-	for _, r := range g.Rows {
-		d, okD := g.At[[2]string{r, "distilled"}]
-		a, okA := g.At[[2]string{r, "alone"}]
-		if !okD || !okA {
+		c, ok := s.Smallest(tol)
+		if !ok || seen[cellKey(c)] || len(c.Layers) == 0 {
 			continue
 		}
-		out = append(out, fmt.Sprintf("hidden %s: distilled %s %%, alone %s %%: %+.2f pp from distillation.", r, pct(d.Acc), pct(a.Acc), 100*(d.Acc.Mean-a.Acc.Mean)))
+		seen[cellKey(c)] = true
+		if b.Len() == 0 {
+			b.WriteString("## Per-layer breakdown\n\n" + LayerCaption + " Every cell's breakdown is in tables.md.\n\n")
+		}
+		fmt.Fprintf(&b, "**%s** (smallest within %.1f pp):\n\n%s\n", s.Label(c), tol, LayerTable(c))
 	}
-	return out
+	return b.String()
 }
 
 // budgetText describes a fine-tuning sweep's budget from its records.
@@ -337,4 +307,11 @@ func netSizes(r experiments.Record) []int {
 		}
 	}
 	return r.Train.Sizes(in, cls)
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return fmt.Sprintf("1 %s", noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

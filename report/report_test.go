@@ -88,7 +88,8 @@ func TestTablesGolden(t *testing.T) {
 	golden(t, "packed.md", []byte(g.PackedTable()))
 	golden(t, "baseline.md", []byte(BaselineTable(recs)))
 	golden(t, "results.csv", CSV(cells))
-	golden(t, "findings.md", []byte(strings.Join(Findings(g), "\n")+"\n"))
+	st := NewStudy(e, cells)
+	golden(t, "findings.md", []byte(strings.Join(append(st.Headline(), st.SectionFindings(st.Grids[0])...), "\n")+"\n"))
 }
 
 // TestAggregate checks mean and sample std by hand: accuracies 0.5 and 0.6
@@ -102,8 +103,10 @@ func TestAggregate(t *testing.T) {
 }
 
 func TestFrontier(t *testing.T) {
-	mk := func(size, acc float64) Cell { return Cell{Size: Stat{Mean: size}, Acc: Stat{Mean: acc}} }
-	f := Frontier([]Cell{mk(100, 0.97), mk(50, 0.96), mk(60, 0.95), mk(10, 0.5), mk(200, 0.98), mk(300, 0.97)})
+	mk := func(size, acc float64) Cell {
+		return Cell{Size: Stat{Mean: size}, Ratio: Stat{Mean: 1000 / size}, Acc: Stat{Mean: acc}}
+	}
+	f := Study{Cells: []Cell{mk(100, 0.97), mk(50, 0.96), mk(60, 0.95), mk(10, 0.5), mk(200, 0.98), mk(300, 0.97)}}.Frontier()
 	var got [][2]float64
 	for _, c := range f {
 		got = append(got, [2]float64{c.Size.Mean, c.Acc.Mean})
@@ -126,14 +129,15 @@ func TestWrite(t *testing.T) {
 	if err := Write(dir, e, recs); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{CSVFile, TablesFile, ReportFile, "plots/01-quantize.png", "plots/01-quantize.svg", "plots/pareto.png", "plots/pareto.svg"} {
+	for _, f := range []string{CSVFile, TablesFile, ReportFile, "plots/01-quantize.png", "plots/01-quantize.svg", "plots/01-quantize.pdf",
+		"plots/pareto.png", "plots/pareto.svg", "plots/pareto.pdf"} {
 		st, err := os.Stat(filepath.Join(dir, f))
 		if err != nil || st.Size() == 0 {
 			t.Errorf("%s: %v", f, err)
 		}
 	}
 	rep, _ := os.ReadFile(filepath.Join(dir, ReportFile))
-	for _, want := range []string{"## 1. quantize", "plots/01-quantize.png", "55.00 ± 7.07", "Pareto frontier", "as printed"} {
+	for _, want := range []string{"## Findings", "## 1. quantize", "plots/01-quantize.png", "55.00 ± 7.07", "## Size against accuracy", "as printed", "## Provenance"} {
 		if !bytes.Contains(rep, []byte(want)) {
 			t.Errorf("REPORT.md lacks %q", want)
 		}

@@ -17,6 +17,8 @@ type Grid struct {
 	Rows    []string
 	Columns []string
 	At      map[[2]string]Cell
+	// Labels holds each column's short label (see columnLabels).
+	Labels map[string]string
 }
 
 // NewGrid builds the table of sweep s from the aggregated cells.
@@ -45,6 +47,7 @@ func NewGrid(s *experiments.Sweep, cells []Cell) Grid {
 	if s.Rows != "" {
 		sortNumeric(g.Rows)
 	}
+	g.Labels = columnLabels(g)
 	return g
 }
 
@@ -113,7 +116,12 @@ func (g Grid) AccuracyTable() string {
 
 // SizeTable renders the bytes each cell needs and its compression ratio.
 func (g Grid) SizeTable() string {
-	return g.table(func(c Cell) string { return fmt.Sprintf("%.0f (%.1f×)", c.Size.Mean, c.Ratio.Mean) })
+	return g.table(func(c Cell) string {
+		if c.Size.Mean == 0 {
+			return "0 (ratio undefined†)"
+		}
+		return fmt.Sprintf("%.0f (%.1f×)", c.Size.Mean, c.Ratio.Mean)
+	})
 }
 
 // PackedTable renders the length of each cell's packed .mnc file and its
@@ -122,6 +130,9 @@ func (g Grid) PackedTable() string {
 	return g.table(func(c Cell) string {
 		if c.Packed.N == 0 {
 			return "—"
+		}
+		if c.AllZero {
+			return fmt.Sprintf("%.0f (all-zero†)", c.Packed.Mean)
 		}
 		return fmt.Sprintf("%.0f (%.1f×)", c.Packed.Mean, c.PackedRatio.Mean)
 	})
@@ -137,22 +148,13 @@ func (g Grid) HasPacked() bool {
 	return false
 }
 
-// VariesInSize reports whether the cells differ in size.
-func (g Grid) VariesInSize() bool {
-	first := -1.0
-	for _, c := range g.At {
-		if first >= 0 && c.Size.Mean != first {
-			return true
-		}
-		first = c.Size.Mean
-	}
-	return false
-}
-
 func (g Grid) table(f func(Cell) string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "| %s |", g.RowKey)
 	for _, c := range g.Columns {
+		if l, ok := g.Labels[c]; ok {
+			c = l
+		}
 		fmt.Fprintf(&b, " %s |", escape(c))
 	}
 	b.WriteString("\n|---:|")
@@ -209,5 +211,119 @@ func BaselineTable(recs []experiments.Record) string {
 		fmt.Fprintf(&b, "| %d | %.2f | %d |\n", s, 100*bl.TestAccuracy, bl.TestCorrect)
 	}
 	fmt.Fprintf(&b, "| mean ± std | %s | |\n", pct(stat(accs)))
+	return b.String()
+}
+
+// MainTable is a sweep's one table in REPORT.md: for each cell, the test
+// accuracy (mean ± std over seeds; bold where the row's leaders stand out),
+// the paired change against each seed's baseline (* when its 95 %
+// interval excludes 0), the packed size and its ratio, and for a
+// fine-tuning cell the accuracy of the same passes without retraining.
+func (g Grid) MainTable() string {
+	var b strings.Builder
+	head := g.RowKey
+	if head == "" {
+		head = "configuration"
+	}
+	fmt.Fprintf(&b, "| %s |", head)
+	for _, c := range g.Columns {
+		fmt.Fprintf(&b, " %s |", escape(g.Labels[c]))
+	}
+	b.WriteString("\n|---:|" + strings.Repeat("---:|", len(g.Columns)) + "\n")
+	for _, r := range g.Rows {
+		lead := g.Leaders(r)
+		fmt.Fprintf(&b, "| %s |", escape(r))
+		for _, col := range g.Columns {
+			if c, ok := g.At[[2]string{r, col}]; ok {
+				fmt.Fprintf(&b, " %s |", cellText(c, lead[col]))
+			} else {
+				b.WriteString(" — |")
+			}
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// cellText is one cell of the main table, its lines joined by <br>.
+func cellText(c Cell, lead bool) string {
+	acc := pct(c.Acc)
+	if lead {
+		acc = "**" + acc + "**"
+	}
+	d := c.VsBaseline()
+	mark := ""
+	if d.Known() && !d.Tie() {
+		mark = "*"
+	}
+	lines := []string{acc, signed(d.Mean) + " pp" + mark, sizeCell(c)}
+	if c.Budget != "" && c.Kind == "" {
+		lines = append(lines, fmt.Sprintf("w/o retraining %.2f", 100*c.NoRetrain.Mean))
+	}
+	return strings.Join(lines, "<br>")
+}
+
+// sizeCell prints a cell's bytes and ratio: the packed file's when every
+// seed's model was packed, else the size model's (said so).
+func sizeCell(c Cell) string {
+	b, r, real := c.Bytes()
+	s := bytesText(b)
+	if !real {
+		s += " (size model)"
+	}
+	switch {
+	case c.AllZero:
+		return s + " · all-zero†"
+	case b <= 0:
+		return s + " · —"
+	}
+	return s + " · " + fmt.Sprintf("%.1f×", r)
+}
+
+// MainCaption explains the main table's cells.
+func (g Grid) MainCaption(seeds int, finetune bool) string {
+	s := fmt.Sprintf("Each cell: test accuracy %% (mean ± std over %s); change against each seed's own baseline, pp "+
+		"(* where its paired 95 %% t interval over the seeds excludes 0); packed .mnc bytes · ratio against float32", plural(seeds, "seed"))
+	if finetune {
+		s += "; the same passes without retraining, accuracy %"
+	}
+	return s + ". **Bold**: the row's methods that no other method beats significantly (paired 95 % interval), marked only where some method is beaten."
+}
+
+// detailTables renders a sweep's section of tables.md: one table per
+// quantity (accuracy, paired change with its interval, packed and
+// size-model bytes, validation accuracy, accuracy without retraining,
+// training time), the per-layer breakdown and the label legend.
+func (g Grid) detailTables(n, seeds int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "## %d. %s\n\nLabels:\n\n%s\n", n, title(g), g.LegendTable())
+	fmt.Fprintf(&b, "Test accuracy %% (mean ± std over %s).\n\n%s\n", plural(seeds, "seed"), g.AccuracyTable())
+	fmt.Fprintf(&b, "Change against each seed's baseline, pp, with its paired 95 %% t interval.\n\n%s\n", g.table(func(c Cell) string { return c.VsBaseline().short() }))
+	if g.HasPacked() {
+		fmt.Fprintf(&b, "Real size: bytes of the packed .mnc file (ratio against float32).\n\n%s\n", g.PackedTable())
+	}
+	fmt.Fprintf(&b, "Bytes the representation needs by the size model (ratio against float32).\n\n%s\n", g.SizeTable())
+	hasVal, ft := false, false
+	for _, c := range g.At {
+		hasVal = hasVal || c.Val.N > 0
+		ft = ft || c.TrainSeconds.N > 0
+	}
+	if hasVal {
+		fmt.Fprintf(&b, "Validation accuracy %% (what selections use).\n\n%s\n", g.table(func(c Cell) string {
+			if c.Val.N == 0 {
+				return "—"
+			}
+			return pct(c.Val)
+		}))
+	}
+	if hasNoRetrain(g) {
+		fmt.Fprintf(&b, "The same passes without retraining, test accuracy %%.\n\n%s\n", g.table(func(c Cell) string { return pct(c.NoRetrain) }))
+	}
+	if ft {
+		fmt.Fprintf(&b, "Training time, seconds (mean over seeds).\n\n%s\n", g.table(func(c Cell) string { return fmt.Sprintf("%.1f", c.TrainSeconds.Mean) }))
+	}
+	if l := g.LayerGrid(); l != "" {
+		fmt.Fprintf(&b, "Per layer, packed file (means over seeds; bits per kept weight as stored).\n\n%s\n", l)
+	}
 	return b.String()
 }

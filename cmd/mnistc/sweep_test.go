@@ -38,6 +38,7 @@ func lines(path string) int {
 // stripTimes drops the eval timings, the only fields two runs may differ in.
 func stripTimes(recs []experiments.Record) []experiments.Record {
 	for i := range recs {
+		recs[i].Seconds = 0
 		for j := range recs[i].Steps {
 			recs[i].Steps[j].EvalMS = 0
 		}
