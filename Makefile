@@ -5,7 +5,7 @@ BIN     := bin/mnistc
 TAGS     = $(shell sh scripts/blas-tags.sh)
 RESULTS := results/article
 
-.PHONY: all run quick recovery lenet300 test bench fuzz lint clean setup build
+.PHONY: all run quick recovery lenet300 robustness test bench fuzz lint clean setup build
 
 all: build
 
@@ -33,6 +33,10 @@ recovery: build
 # Deep Compression on LeNet-300-100 (784-300-100-10) beside Han et al.'s figures, 3 seeds: its own target.
 lenet300: build
 	$(BIN) sweep experiments/lenet300.yaml --out results/lenet300 --fresh
+
+# Robustness of compressed models (FGSM, PGD-40, transfer, corruptions) beside clean accuracy, 3 seeds: its own target.
+robustness: build
+	$(BIN) sweep experiments/robustness.yaml --out results/robustness --fresh
 
 # A first look in under two minutes: one seed, coarse grids.
 quick: build

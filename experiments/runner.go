@@ -22,6 +22,7 @@ import (
 	"mnistc/mnc"
 	"mnistc/model"
 	"mnistc/retrain"
+	"mnistc/robust"
 	"mnistc/training"
 )
 
@@ -47,6 +48,9 @@ type Record struct {
 	ValAccuracy float64 `json:"val_accuracy"`
 	// Seconds is the cell's wall-clock time (evaluation or training).
 	Seconds float64 `json:"seconds"`
+	// Robust is the cell's model under attack and corruption, when the
+	// experiment asks for it (robust:).
+	Robust *robust.Result `json:"robust,omitempty"`
 }
 
 // Packed is the length of the cell's packed model file (package mnc, with
@@ -94,6 +98,8 @@ type Baseline struct {
 	TestAccuracy float64 `json:"test_accuracy"`
 	TestCorrect  int     `json:"test_correct"`
 	ValAccuracy  float64 `json:"val_accuracy"` // on the validation split
+	// Robust is the baseline under attack and corruption (robust:).
+	Robust *robust.Result `json:"robust,omitempty"`
 }
 
 // Options are the runner's settings.
@@ -195,6 +201,7 @@ func Run(ctx context.Context, e *Experiment, opt Options) (Summary, error) {
 	type base struct {
 		bl Baseline
 		ck *model.Checkpoint
+		re *robustEval
 	}
 	bases := map[int64]base{}
 	for i := range jobs {
@@ -205,10 +212,15 @@ func Run(ctx context.Context, e *Experiment, opt Options) (Summary, error) {
 			if err != nil {
 				return Summary{}, err
 			}
-			b = base{bl, ck}
+			b = base{bl: bl, ck: ck}
+			if e.Robust != nil && !allDone(jobs, seed, done) {
+				if b.re, b.bl.Robust, err = newRobustEval(*e.Robust, seed, ck, test); err != nil {
+					return Summary{}, err
+				}
+			}
 			bases[seed] = b
 		}
-		jobs[i].rec.Baseline, jobs[i].ck = b.bl, b.ck
+		jobs[i].rec.Baseline, jobs[i].ck, jobs[i].re = b.bl, b.ck, b.re
 	}
 	sum := Summary{Cells: len(jobs)}
 	var todo []job
@@ -248,6 +260,17 @@ func Run(ctx context.Context, e *Experiment, opt Options) (Summary, error) {
 type job struct {
 	rec Record
 	ck  *model.Checkpoint
+	re  *robustEval // nil unless the experiment measures robustness
+}
+
+// allDone reports whether every job of the seed has its record already.
+func allDone(jobs []job, seed int64, done map[string]Record) bool {
+	for _, j := range jobs {
+		if _, ok := done[j.rec.Key]; j.rec.Seed == seed && !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // runJobs evaluates the jobs on opt.Jobs workers; a single writer appends
@@ -357,6 +380,9 @@ func evalCell(j job, train, val, test data.Set, before model.Result) (Record, er
 	r := j.rec
 	r.Steps = res.Records
 	r.ValAccuracy = model.Evaluate(res.State.Params, val, res.State.ActQuant).Accuracy
+	if r.Robust, err = j.re.eval(res.State.Params, res.State.ActQuant, test); err != nil {
+		return Record{}, fmt.Errorf("seed %d, %v: robust: %w", r.Seed, r.Cell.Specs, err)
+	}
 	if r.Packed, err = pack(res.State.Params, res.State.ActQuant, r.Train, r.Cell.Specs, 4*j.ck.Params.Count()); err != nil {
 		return Record{}, fmt.Errorf("seed %d, %v: %w", r.Seed, r.Cell.Specs, err)
 	}
@@ -403,6 +429,9 @@ func finetuneCell(j job, train, val, test data.Set) (Record, error) {
 		return Record{}, fmt.Errorf("seed %d, fine-tune %v: %w", r.Seed, r.Cell.Specs, err)
 	}
 	r.ValAccuracy = model.Evaluate(out.Params, val, out.Meta.ActQuant).Accuracy
+	if r.Robust, err = j.re.eval(out.Params, out.Meta.ActQuant, test); err != nil {
+		return Record{}, fmt.Errorf("seed %d, fine-tune %v: robust: %w", r.Seed, r.Cell.Specs, err)
+	}
 	if r.Packed, err = pack(out.Params, out.Meta.ActQuant, ft.Train, r.Cell.Specs, 4*j.ck.Params.Count()); err != nil {
 		return Record{}, fmt.Errorf("seed %d, fine-tune %v: %w", r.Seed, r.Cell.Specs, err)
 	}
@@ -428,7 +457,7 @@ func jobRecord(e *Experiment, s *Sweep, c Cell, cfg model.TrainConfig, fp string
 	case s.Finetune != nil:
 		r.Finetune = &FinetuneResult{Train: finetuneConfig(*s.Finetune, c.Specs, cfg)}
 	}
-	r.Key = cellKey(r)
+	r.Key = cellKey(r, e.Robust)
 	return r
 }
 
@@ -509,6 +538,9 @@ func studentCell(j job, train, val, test data.Set, teacher model.Result) (Record
 	}
 	after := model.Evaluate(res.Params, test, nil)
 	r.ValAccuracy = model.Evaluate(res.Params, val, nil).Accuracy
+	if r.Robust, err = j.re.eval(res.Params, nil, test); err != nil {
+		return Record{}, fmt.Errorf("seed %d, %v: robust: %w", r.Seed, r.Cell.Specs, err)
+	}
 	size := 4 * res.Params.Count()
 	ts := compress.Measure(compress.State{Params: res.Params})
 	total := compress.Record{Pass: "total", Spec: r.Cell.Specs[0], Params: map[string]string{}, AccBefore: teacher.Accuracy,
@@ -528,7 +560,7 @@ func studentCell(j job, train, val, test data.Set, teacher model.Result) (Record
 
 // cellKey hashes everything that determines a cell's numbers. A kind is
 // hashed only when set, so fine-tuning cells keep their earlier keys.
-func cellKey(r Record) string {
+func cellKey(r Record, rp *RobustPlan) string {
 	var ft *model.TrainConfig
 	kind := ""
 	if r.Finetune != nil {
@@ -540,7 +572,8 @@ func cellKey(r Record) string {
 		Specs    []string
 		Finetune *model.TrainConfig `json:",omitempty"`
 		Kind     string             `json:",omitempty"`
-	}{r.Train, r.Data, r.Cell.Specs, ft, kind})
+		Robust   *RobustPlan        `json:",omitempty"`
+	}{r.Train, r.Data, r.Cell.Specs, ft, kind, rp})
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:12])
 }

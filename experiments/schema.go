@@ -29,6 +29,9 @@ type Experiment struct {
 	// Literature holds published results the report sets beside this
 	// experiment's own: citations typed into the file, never computed.
 	Literature []Reference `yaml:"literature" json:"literature,omitempty"`
+	// Robust, when set, also measures every cell's and baseline's accuracy
+	// under adversarial attack and common corruptions.
+	Robust *RobustPlan `yaml:"robust" json:"robust,omitempty"`
 
 	path string
 	raw  []byte
@@ -505,6 +508,11 @@ func (e *Experiment) validate() error {
 	for i, r := range e.Literature {
 		if err := e.checkReference(i, r); err != nil {
 			return fmt.Errorf(" %v", err)
+		}
+	}
+	if e.Robust != nil {
+		if err := e.Robust.check(); err != nil {
+			return err
 		}
 	}
 	return nil
