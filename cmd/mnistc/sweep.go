@@ -90,7 +90,8 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 }
 
 func runReport(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("report", "report RESULTS_DIR", stdout)
+	fs := newFlags("report", "report RESULTS_DIR [--readme README.md]", stdout)
+	readme := fs.String("readme", "", "also rewrite this README's findings block for RESULTS_DIR (<!-- findings: RESULTS_DIR --> … <!-- /findings -->) from the new REPORT.md")
 	dir, args := leadingArg(args)
 	if err := fs.parse(args); err != nil {
 		return err
@@ -111,6 +112,12 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s/{%s,%s,%s,%s/} from %d records\n", dir, report.CSVFile, report.TablesFile, report.ReportFile, report.PlotsDir, len(recs))
+	if *readme != "" {
+		if err := report.UpdateReadme(*readme, dir); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "updated the findings of %s in %s\n", dir, *readme)
+	}
 	return nil
 }
 
