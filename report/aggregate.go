@@ -60,8 +60,18 @@ type Cell struct {
 	// AllZero is set when every weight tensor of every seed's model is
 	// zero: a model that predicts one class, whose ratio means nothing.
 	AllZero bool
+	// Robust holds the cell's accuracies under attack and corruption
+	// (fractions, over the seeds whose records have them), keyed by
+	// robust.Result.Columns' names: "fgsm_0.1", "pgd_0.1",
+	// "transfer_pgd_0.1", "corrupt_shift", "corrupt_mean", …; BaseRobust
+	// the same figures of the seeds' baselines. Both empty when the
+	// records have none. RobustInfo says how they were measured.
+	Robust, BaseRobust map[string]Stat
+	RobustInfo         *RobustInfo
 
 	bySeed map[int64]seedVals
+	// robustOrder is the order of the robust figures' names.
+	robustOrder []string
 }
 
 // LayerStat is one weight tensor of a cell's packed file, Deep
@@ -120,6 +130,7 @@ func Aggregate(recs []experiments.Record) []Cell {
 		packed, packedRatio                 []float64
 		val, valDelta, base, secs           []float64
 		zero                                bool
+		robust, baseRobust                  map[string][]float64
 	}
 	var order []string
 	groups := map[string]*acc{}
@@ -128,7 +139,8 @@ func Aggregate(recs []experiments.Record) []Cell {
 		g, ok := groups[k]
 		if !ok {
 			g = &acc{cell: Cell{Sweep: r.Sweep, Specs: r.Cell.Specs, Point: r.Cell.Point, Methods: r.Cell.Methods, bySeed: map[int64]seedVals{}},
-				sp: map[string][]float64{}, dist: map[string][]float64{}, layers: map[string][]LayerStat{}, zero: true}
+				sp: map[string][]float64{}, dist: map[string][]float64{}, layers: map[string][]LayerStat{}, zero: true,
+				robust: map[string][]float64{}, baseRobust: map[string][]float64{}}
 			groups[k] = g
 			order = append(order, k)
 		}
@@ -176,6 +188,13 @@ func Aggregate(recs []experiments.Record) []Cell {
 			g.cell.Budget = fmt.Sprintf("%s, batch %d, Adam lr %g", plural(tc.Epochs, "epoch"), tc.Batch, tc.LR)
 			g.cell.Kind = r.Finetune.Kind
 		}
+		if r.Robust != nil {
+			sv.robust = robustFigures(*r.Robust, &g.cell.robustOrder, g.robust)
+			g.cell.RobustInfo = g.cell.RobustInfo.add(*r.Robust)
+		}
+		if r.Baseline.Robust != nil {
+			sv.baseRobust = robustFigures(*r.Baseline.Robust, nil, g.baseRobust)
+		}
 		g.cell.bySeed[r.Seed] = sv
 		for _, ts := range t.Tensors {
 			if !isWeight(ts.Name) {
@@ -208,6 +227,7 @@ func Aggregate(recs []experiments.Record) []Cell {
 			c.Seconds = stat(g.secs)
 		}
 		c.Base = stat(g.base)
+		c.Robust, c.BaseRobust = stats(g.robust), stats(g.baseRobust)
 		c.AllZero = g.zero && len(c.Weights) > 0
 		for _, w := range c.Weights {
 			c.Sparsity = append(c.Sparsity, stat(g.sp[w]).Mean)

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,7 +16,10 @@ import (
 // distinct_wL column for every weight tensor any cell's network has (empty
 // where a cell's network has no such layer); then the half-width of the
 // paired 95 % interval of the change, the validation accuracy and its
-// change (empty for records without them) and the wall-clock seconds.
+// change (empty for records without them) and the wall-clock seconds;
+// then, when any record has robust figures, each figure's mean (a
+// fraction, robust_<name>_mean) and its paired change against each seed's
+// baseline (pp, robust_<name>_delta_pp_mean), empty where a cell lacks it.
 func CSV(cells []Cell) []byte {
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
@@ -38,8 +42,20 @@ func CSV(cells []Cell) []byte {
 	for _, n := range weights {
 		head = append(head, "distinct_"+n)
 	}
-	w.Write(append(head, "arch", "eval_ms_mean", "packed_bytes_mean", "packed_ratio_mean",
-		"delta_pp_ci95", "val_acc_mean", "val_delta_pp_mean", "seconds_mean"))
+	head = append(head, "arch", "eval_ms_mean", "packed_bytes_mean", "packed_ratio_mean",
+		"delta_pp_ci95", "val_acc_mean", "val_delta_pp_mean", "seconds_mean")
+	var rob []string
+	for _, c := range cells {
+		for _, n := range c.robustOrder {
+			if !slices.Contains(rob, n) {
+				rob = append(rob, n)
+			}
+		}
+	}
+	for _, n := range rob {
+		head = append(head, "robust_"+n+"_mean", "robust_"+n+"_delta_pp_mean")
+	}
+	w.Write(head)
 	f := func(x float64) string { return fmt.Sprintf("%.6g", x) }
 	for _, c := range cells {
 		var pt []string
@@ -64,8 +80,13 @@ func CSV(cells []Cell) []byte {
 		if h := c.Delta.CI95(); !math.IsNaN(h) {
 			ci = f(h)
 		}
-		w.Write(append(row, c.Arch, fmt.Sprintf("%.1f", c.EvalMS.Mean), packedCol(c.Packed), packedCol(c.PackedRatio),
-			ci, packedCol(c.Val), packedCol(c.ValDelta), packedCol(c.Seconds)))
+		row = append(row, c.Arch, fmt.Sprintf("%.1f", c.EvalMS.Mean), packedCol(c.Packed), packedCol(c.PackedRatio),
+			ci, packedCol(c.Val), packedCol(c.ValDelta), packedCol(c.Seconds))
+		for _, n := range rob {
+			d := c.RobustVsBaseline(n)
+			row = append(row, packedCol(c.Robust[n]), packedCol(d.Stat))
+		}
+		w.Write(row)
 	}
 	w.Flush()
 	return buf.Bytes()

@@ -23,4 +23,14 @@
 //     legend maps back to the full spec chain.
 //   - A report replaces the previous one as a set (files.go); plots it no
 //     longer makes are removed.
+//   - Robustness (robust.go, robustplot.go), when the records carry robust
+//     figures: each configuration's accuracy under attack and corruption
+//     is paired with its seed's own float baseline under the same attack;
+//     a white-box gain that the transfer attack (crafted on the float
+//     baseline) does not bear out is called masked gradients, not
+//     robustness; models near chance are not judged. Nothing about
+//     robustness is written when no record has the figures.
+//   - Literature figures (literature.go) are set beside the cells of the
+//     sweep they name, at the row nearest the paper's bit width or keep
+//     rate when the paper gives one.
 package report

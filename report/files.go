@@ -18,9 +18,9 @@ type outFile struct {
 }
 
 // plotName matches the plot files a report writes (and so owns): NN-<sweep
-// name>.png|svg|pdf and pareto.png|svg|pdf. Only these are ever removed
-// from plots/.
-var plotName = regexp.MustCompile(`^([0-9]{2,}-[A-Za-z0-9_-][A-Za-z0-9._-]*|pareto)\.(png|svg|pdf)$`)
+// name>.png|svg|pdf, pareto.png|svg|pdf and robust-bits|keep.png|svg|pdf.
+// Only these are ever removed from plots/.
+var plotName = regexp.MustCompile(`^([0-9]{2,}-[A-Za-z0-9_-][A-Za-z0-9._-]*|pareto|robust-bits|robust-keep)\.(png|svg|pdf)$`)
 
 // ownedPlot reports whether a file name in plots/ is one a report writes.
 func ownedPlot(name string) bool { return plotName.MatchString(name) }

@@ -269,6 +269,9 @@ func (s Study) Headline() []string {
 		}
 	}
 	out = append(out, distill...)
+	if rv, ok := newRobustView(s); ok {
+		out = append(out, rv.Headline()...)
+	}
 	if len(inv) > 0 {
 		sort.SliceStable(inv, func(i, j int) bool { return inv[i].d.Mean > inv[j].d.Mean })
 		out = append(out, upperFirst(inv[0].String())+".")

@@ -29,6 +29,9 @@ type series struct {
 	x, y   []float64 // y in %
 	err    []float64 // one std, pp
 	dashed bool
+	// dotted draws the line dotted with hollow markers: a second figure
+	// of the same series (the transfer attack beside the white-box one).
+	dotted bool
 }
 
 // refLine is a horizontal reference: the baseline or a control.
@@ -290,18 +293,26 @@ func addSeries(p *plot.Plot, ser []series, w window, logX bool) {
 			continue
 		}
 		l.LineStyle = draw.LineStyle{Color: seriesColor(i), Width: vg.Points(1.3), Dashes: seriesDashes(i, sr.dashed)}
+		shape := seriesMarker(i)
+		if sr.dotted {
+			l.LineStyle.Dashes = dotDashes
+			shape = draw.RingGlyph{}
+		}
 		p.Add(l)
 		if len(pts.XYs) == 0 {
 			continue
 		}
 		sc, _ := plotter.NewScatter(pts.XYs)
-		sc.GlyphStyle = draw.GlyphStyle{Color: seriesColor(i), Radius: vg.Points(3), Shape: seriesMarker(i)}
+		sc.GlyphStyle = draw.GlyphStyle{Color: seriesColor(i), Radius: vg.Points(3), Shape: shape}
 		bars, _ := plotter.NewYErrorBars(pts)
 		bars.LineStyle = draw.LineStyle{Color: seriesColor(i), Width: vg.Points(1)}
 		bars.CapWidth = vg.Points(5)
 		p.Add(bars, sc)
 	}
 }
+
+// dotDashes is the dotted line of a series' second figure.
+var dotDashes = []vg.Length{vg.Points(1.5), vg.Points(2)}
 
 // seriesThumbs are the legend thumbnails of series i.
 func seriesThumbs(i int, dashed bool) []plot.Thumbnailer {

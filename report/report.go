@@ -102,6 +102,20 @@ func renderSet(e *experiments.Experiment, recs []experiments.Record, man *experi
 		}
 		tables.WriteString("\n")
 	}
+	if rv, ok := newRobustView(st); ok {
+		figs, err := plotRobust(rv)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range figs {
+			if err := addFigure(f); err != nil {
+				return nil, err
+			}
+		}
+		body.WriteString(rv.Section(figs, figNo+1))
+		figNo += len(figs)
+		tables.WriteString(rv.Tables())
+	}
 	fig, hidden, err := st.ParetoPlot("pareto")
 	if err != nil {
 		return nil, err
@@ -118,8 +132,12 @@ func renderSet(e *experiments.Experiment, recs []experiments.Record, man *experi
 		outFile{ReportFile, []byte(header(e, recs) + st.findingsSection(e, cells, seeds) + setup(e, recs, st.UseVal) + body.String() + ProvenanceSection(man, recs, e))}), nil
 }
 
-// plotSweep draws a sweep's plot; a variable so a test can make it fail.
-var plotSweep = Study.SweepPlot
+// plotSweep draws a sweep's plot and plotRobust the robustness plots;
+// variables so a test can make them fail.
+var (
+	plotSweep  = Study.SweepPlot
+	plotRobust = robustView.Plots
+)
 
 // hasNoRetrain reports whether the grid's cells fine-tune (and so have the
 // same passes' accuracy without retraining).

@@ -92,6 +92,9 @@ func signed(x float64) string {
 // passes without retraining.
 type seedVals struct {
 	acc, baseAcc, noRetrain float64
+	// robust and baseRobust are the seed's figures under attack and
+	// corruption (nil when its record has none), by robust column name.
+	robust, baseRobust map[string]float64
 }
 
 // Paired is the paired difference a − b in pp of f over the seeds both
