@@ -22,8 +22,8 @@ import (
 const metaMember = "meta.json"
 
 // maxMember bounds a checkpoint member's size (the article's network is
-// 400 KB; even a 784-4096-10 one is under 13 MB).
-const maxMember = 4*MaxWeights + 4096 // every tensor of an allowed network, with its .npy header
+// 400 KB; even a 784-4096-10 one is under 13 MB as float32).
+const maxMember = 8*MaxWeights + 4096 // every tensor of an allowed network as float64, with its .npy header
 
 // fixedTime stamps every zip member so equal parameters give equal bytes.
 var fixedTime = time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -158,9 +158,15 @@ func Load(path string) (Checkpoint, error) {
 	return c, nil
 }
 
-// Decode parses .npz bytes: float32 arrays w1, b1, …, wN, bN whose shapes
-// chain (the sizes are read from them), finite values, and an optional
-// meta.json whose fields are checked against the arrays.
+// Decode parses .npz bytes: arrays w1, b1, …, wN, bN whose shapes chain
+// (the sizes are read from them), finite values, and an optional meta.json
+// whose fields are checked against the arrays.
+//
+// Arrays written by NumPy or PyTorch read too: np.savez or
+// np.savez_compressed, float32 or float64 (rounded to float32), C or
+// Fortran order, any .npy format version. A checkpoint without meta.json
+// may store its weights (outputs, inputs) as PyTorch's nn.Linear does; see
+// orient for when they are transposed.
 func Decode(b []byte) (Checkpoint, error) {
 	c, err := decode(b)
 	return c, errkind.Wrap(ErrCheckpoint, err)
@@ -233,6 +239,12 @@ func decode(b []byte) (Checkpoint, error) {
 			return Checkpoint{}, fmt.Errorf("unexpected array %s: a %d-layer checkpoint holds %s", strings.TrimSuffix(name, ".npy"), depth, strings.Join(TensorNames(depth), ", "))
 		}
 	}
+	_, hasMeta := members[metaMember]
+	if !hasMeta {
+		if err := orient(&c.Params); err != nil {
+			return Checkpoint{}, err
+		}
+	}
 	if err := c.Params.Validate(); err != nil {
 		return Checkpoint{}, err
 	}
@@ -245,6 +257,57 @@ func decode(b []byte) (Checkpoint, error) {
 		}
 	}
 	return c, nil
+}
+
+// orient transposes the weights of a checkpoint written elsewhere that
+// stores them (outputs, inputs) — PyTorch's nn.Linear.weight — into this
+// package's (inputs, outputs). A weight is read as (outputs, inputs) when
+// its first dimension is its bias's length and its second is not. If any
+// is, every weight is transposed, square ones included (a checkpoint uses
+// one layout), provided the transposed shapes chain from layer to layer;
+// weights that disagree (one (inputs, outputs), another (outputs,
+// inputs)) are refused. A network whose weights are all square reads as
+// stored: (inputs, outputs). Shapes that fit neither layout are left for
+// Validate to name.
+func orient(p *Params) error {
+	var canon, torch string
+	for _, l := range p.Layers {
+		w, b := l.W, l.B
+		if len(w.Shape) != 2 || len(b.Shape) != 1 || w.Shape[0] == w.Shape[1] {
+			continue
+		}
+		switch m := b.Shape[0]; {
+		case w.Shape[1] == m && canon == "":
+			canon = w.Name
+		case w.Shape[0] == m && torch == "":
+			torch = w.Name
+		}
+	}
+	if torch == "" {
+		return nil
+	}
+	if canon != "" {
+		return fmt.Errorf("%s is stored (inputs, outputs) but %s (outputs, inputs), as PyTorch stores it: a checkpoint must use one layout", canon, torch)
+	}
+	prev := -1
+	for _, l := range p.Layers {
+		if len(l.W.Shape) != 2 || len(l.B.Shape) != 1 || l.W.Shape[0] != l.B.Shape[0] || (prev >= 0 && l.W.Shape[1] != prev) {
+			return nil // not PyTorch's layout throughout: Validate names the fault
+		}
+		prev = l.W.Shape[0]
+	}
+	for i := range p.Layers {
+		w := &p.Layers[i].W
+		out, in := w.Shape[0], w.Shape[1]
+		t := make([]float32, len(w.Data))
+		for o := 0; o < out; o++ {
+			for j := 0; j < in; j++ {
+				t[j*out+o] = w.Data[o*in+j]
+			}
+		}
+		w.Shape, w.Data = []int{in, out}, t
+	}
+	return nil
 }
 
 // check validates the metadata against the parameters it describes: a
