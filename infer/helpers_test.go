@@ -60,7 +60,8 @@ func thin(n int) step {
 
 // dyadic puts every weight on levels k·2^−8, |k| ≤ 31: with activations
 // on power-of-two steps too, every product and sum of the evaluation is
-// exact in float32, whatever its order (784 inputs × 255 × 31 < 2^24).
+// exact in float32, whatever its order (784 inputs × 511 × 31 < 2^24 for
+// activations of up to 9 bits).
 func dyadic() step {
 	return step{Spec: "quantize:dyadic", Apply: func(w *model.Tensor) {
 		handmade.Groups(w, false, func(idx []int) { handmade.OnGrid(w, idx, 1.0/256, 31) })

@@ -1,13 +1,24 @@
 // Package infer evaluates a network of any depth straight from its packed
-// tensors (package mnc) without expanding them to dense float32: pruned
-// tensors run through a sparse kernel over their kept entries (CSR by input
-// row, which also skips the input's zero pixels), grid-quantized tensors
-// through an integer kernel when the layer's input is quantized too
-// (activation codes × integer levels, int32 accumulation, one float
-// rescale per output), and other quantized tensors over their codes. Only
-// tensors the file stores as float32 use a dense BLAS GEMM, as
-// model.Forward does. Every path computes what model.Forward computes on
-// the unpacked parameters, to float rounding.
+// tensors (package mnc) without expanding them to dense float32.
+//
+// A network whose weights are all int8 grid levels (8-bit or narrower
+// quantization, per tensor or per channel, pruned or not) and whose
+// activations are quantized to at most 8 bits runs in integers end to end
+// (integer.go): uint8 activation codes × int8 levels summed in int32 by
+// AVX-512 VNNI, AVX2 or Go (package kernel), one float rescale per output,
+// and requantization to the next layer's codes; it agrees with
+// model.Forward's fake quantization except where a value lies within
+// float rounding of half-way between two levels (a tested bound), and with
+// scripts/numpy_int_eval.py bit for bit.
+//
+// Otherwise each layer takes its own kernel: pruned tensors a sparse
+// kernel over their kept entries (CSR by input row, which also skips the
+// input's zero pixels), grid-quantized tensors an integer kernel when the
+// layer's input is quantized too (activation codes × integer levels, int32
+// accumulation, one float rescale per output), other quantized tensors
+// their codes. Only tensors the file stores as float32 use a dense BLAS
+// GEMM, as model.Forward does. These paths compute what model.Forward
+// computes on the unpacked parameters, to float rounding.
 package infer
 
 import (
@@ -91,6 +102,9 @@ type Net struct {
 	// blocks: the first layer is sparse and every layer fits the block
 	// kernel, so images go through all layers 16 at a time.
 	blocks bool
+	// ints: every layer runs on the integer path (integer.go), which
+	// takes precedence over the other kernels.
+	ints *intNet
 }
 
 // New builds the evaluator of f. It refuses, with an error, what it cannot
@@ -117,6 +131,14 @@ func New(f *mnc.File) (*Net, error) {
 		bits = aq.Bits
 	}
 	n := &Net{aq: aq, sizes: mnc.Sizes(layers), allDense: true}
+	if n.ints = newIntNet(layers, aq, sparseDensity); n.ints != nil {
+		// the integer path runs every layer: the others need only their names
+		for _, l := range layers {
+			n.layers = append(n.layers, layer{name: l.W.Name, in: l.W.Shape[0], out: l.W.Shape[1], kept: l.W.Kept()})
+		}
+		n.allDense = false
+		return n, nil
+	}
 	for _, l := range layers {
 		n.layers = append(n.layers, build(l.W.Name, l.W, l.B.Dense(), bits))
 	}
@@ -164,6 +186,8 @@ func (n *Net) Kernels() []string {
 		l := &n.layers[i]
 		kind := l.kind
 		switch {
+		case n.ints != nil:
+			kind = n.ints.kind(i)
 		case n.allDense:
 			kind += " (model.Forward: rows of the non-zero inputs; BLAS for dense inputs)"
 		case n.blocks:
@@ -345,6 +369,10 @@ func (n *Net) Forward(x []float32, count int) []float32 {
 		return model.Forward(n.params(), x, count, n.aq)
 	}
 	logits := make([]float32, count*classes)
+	if n.ints != nil {
+		n.ints.forward(x, count, logits)
+		return logits
+	}
 	if n.blocks {
 		n.forwardBlocks(x, count, logits)
 		return logits

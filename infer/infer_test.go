@@ -1,6 +1,7 @@
 package infer
 
 import (
+	"fmt"
 	"maps"
 	"math"
 	"math/rand"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"mnistc/internal/handmade"
+	"mnistc/internal/kernel"
 	"mnistc/mnc"
 	"mnistc/model"
 )
@@ -92,17 +94,21 @@ func TestMatchesFloatEvaluation(t *testing.T) {
 		{0, []step{codebook(3, true)}, "codebook"},
 		{0, []step{binarize()}, "codebook"},
 		{0, []step{symmetric(16, true)}, "expanded to dense float32"},
-		{8, []step{symmetric(8, true)}, "int32 accumulation"},
-		{4, []step{symmetric(4, true)}, "int32 accumulation"},
-		{8, []step{prune(0.1), symmetric(8, true)}, "sparse integer"},
+		{8, []step{symmetric(8, true)}, "int8 levels × uint8"},
+		{4, []step{symmetric(4, true)}, "int8 levels × uint8"},
+		{8, []step{prune(0.1), symmetric(8, true)}, "int8 levels × uint8"},
+		{8, []step{prune(0.001), symmetric(8, true)}, "sparse int8 levels × uint8"},
+		{8, []step{affine(4, false)}, "int8 levels × uint8"},
+		{8, []step{affine(8, false)}, "integer levels × activation codes"}, // levels past int8: the int16 kernel
 		{8, []step{prune(0.1), codebook(3, false)}, "sparse float32"},
 		{8, nil, "dense float32"},
 		{8, []step{symmetric(16, true)}, "expanded to dense float32"},
 		{8, []step{symmetric(16, false)}, "codebook|expanded"}, // a table of 2^16 levels where smaller than w1
 		// activation codes wider than 8 bits: the integer kernels while
 		// int32 cannot overflow, the float ones beyond
-		{12, []step{symmetric(4, true)}, "int32 accumulation"},
-		{16, []step{symmetric(4, true)}, "int32 accumulation"},
+		{12, []step{symmetric(4, true)}, "integer levels × activation codes"},
+		{16, []step{symmetric(4, true)}, "integer levels × activation codes"},
+		{12, []step{prune(0.1), symmetric(4, true)}, "sparse integer levels × activation codes"},
 		{16, []step{symmetric(8, true)}, "integer levels × float input"},
 		{16, []step{prune(0.1), symmetric(8, true)}, "sparse float32"},
 	}
@@ -162,8 +168,9 @@ func mixed() step {
 }
 
 // TestExactOnDyadicValues: with weights, biases and activation steps that
-// are powers of two (and levels small enough), every sum is exact in
-// float32 whatever its order, so every kernel — the integer ones included —
+// are powers of two (and levels small enough: 784 × 511 × 31 < 2^24), every
+// sum is exact in float32 whatever its order, so every kernel — the
+// integer ones included, the int8 path at 4 and 8 bits, the others at 9 —
 // must give model.Forward's logits bit for bit, through every layer.
 func TestExactOnDyadicValues(t *testing.T) {
 	test := mnist(t).Slice(0, 2000)
@@ -171,6 +178,7 @@ func TestExactOnDyadicValues(t *testing.T) {
 		{dyadic()},
 		{prune(0.1), dyadic()},
 		{thin(5), dyadic()},
+		{thin(1000), dyadic()},
 		{prune(0.1), dyadicBook()},
 		{dyadicBook()},
 		{mixed()},
@@ -178,7 +186,7 @@ func TestExactOnDyadicValues(t *testing.T) {
 	ran := map[string]bool{}
 	for _, sizes := range archs {
 		for _, chain := range chains {
-			for _, bits := range []int{4, 8} {
+			for _, bits := range []int{4, 8, 9} { // 9: past the int8 path, so the other kernels run
 				name := chainName(sizes, chain) + " act " + itoa(bits)
 				p := network(sizes, 5, chain...)
 				for l, d := range p.Layers {
@@ -214,7 +222,7 @@ func TestExactOnDyadicValues(t *testing.T) {
 			}
 		}
 	}
-	for _, k := range []string{kGridInt, kSparseI, kCodebook, kBlock, kSparse} {
+	for _, k := range []string{kGridInt, kSparseI, kCodebook, kBlock, kSparse, fmt.Sprintf(kInt8, kernel.Int8Impl()), kInt8Sparse} {
 		if !ran[k] {
 			t.Errorf("no case ran %q; the cases ran %q", k, slices.Sorted(maps.Keys(ran)))
 		}
@@ -223,7 +231,7 @@ func TestExactOnDyadicValues(t *testing.T) {
 
 // TestVersion1File: the version-1 file of package mnc's testdata (seed-1
 // baseline pruned, 4-bit weights, 8-bit activations) evaluates through the
-// sparse integer kernels to the predictions the version-1 evaluator made on
+// integer path to the predictions the version-1 evaluator made on
 // the first 2,000 test images (testdata/v1-predictions.txt, one digit per
 // image, written by commit 47a06ef's infer.Net.Forward) and to
 // model.Forward's.
@@ -245,8 +253,8 @@ func TestVersion1File(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range net.Kernels() {
-		if !strings.Contains(k, "sparse integer") {
-			t.Errorf("kernel %q, the version-1 evaluator ran the sparse integer one", k)
+		if !strings.Contains(k, "int8 levels × uint8 activation codes") {
+			t.Errorf("kernel %q, want the integer path (the version-1 evaluator ran the sparse integer kernel)", k)
 		}
 	}
 	ck, err := f.Checkpoint()
