@@ -17,4 +17,12 @@
 // "all" adds the biases), so a spec means the same on every depth and its
 // canonical string does not depend on the network. Names a network lacks
 // are reported when the pass is applied (Spec.Layers).
+//
+// Post-training quantization without labels: quantize's correct=bias
+// (empirical bias correction, Nagel et al. 2019) and rounding=adaround
+// (AdaRound, Nagel et al. 2020) read the calibration images (Env.Calib, the
+// validation split) and work layer by layer, each layer seeing the inputs
+// the already-quantized layers before it give (calibrated.go,
+// adaround.go). They keep the quantizer's grid and encoding, so sizes and
+// packed files are those of rounding to nearest.
 package compress

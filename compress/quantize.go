@@ -12,7 +12,14 @@ import (
 // level's float32 value (fake quantization); Encoding records the codes.
 type quantize struct{ spec Spec }
 
-func newQuantize(s Spec) Pass { return quantize{s} }
+// newQuantize builds the pass; with an option that reads the calibration
+// images it is the calibrated form, which cannot rewrite in place.
+func newQuantize(s Spec) Pass {
+	if s.has("correct") || s.has("rounding") {
+		return calibrated{quantize{s}}
+	}
+	return quantize{s}
+}
 
 func (q quantize) Spec() Spec { return q.spec }
 
@@ -41,6 +48,9 @@ func checkQuantize(s Spec, given map[string]string) error {
 		s.Args["bits"] = "2"
 	case b > 16 && b != 32:
 		return fmt.Errorf("bits=%d out of range: want 1–16, or 32 for unchanged weights", b)
+	}
+	if err := checkCalibrated(s, given); err != nil {
+		return err
 	}
 	if b == 32 { // identity: one canonical form whatever the other keys say
 		for k := range s.Args {
@@ -85,38 +95,88 @@ func (q quantize) rewrite(p *model.Params, encodings bool) (map[string]Encoding,
 	}
 	enc := map[string]Encoding{}
 	for _, t := range ts {
-		groups := 1
-		if q.spec.Args["granularity"] == "channel" && len(t.Shape) == 2 {
-			groups = t.Shape[1]
+		e := q.quantizeTensor(t)
+		if encodings {
+			enc[t.Name] = e
 		}
-		var groupBits int
-		switch {
-		case groups == 1:
-			groupBits = q.quantizeGroup(t.Data)
-		case q.scheme() == "symmetric" && q.spec.Args["range"] != "mse":
-			// Per channel by max |w|, row by row (the same values as column
-			// by column; quantization-aware training runs this every step).
-			SymmetricColumns(t.Data, groups, q.spec.intArg("bits"), columnMaxAbs(t.Data, groups))
-			groupBits = 32
-		default:
-			buf := make([]float32, len(t.Data)/groups)
-			for g := 0; g < groups; g++ {
-				gather(buf, t.Data, g, groups)
-				groupBits = q.quantizeGroup(buf)
-				scatter(t.Data, buf, g, groups)
-			}
-		}
-		if !encodings {
-			continue
-		}
-		e := Encoding{Scheme: q.scheme(), Bits: q.spec.intArg("bits"), Groups: groups, GroupBits: groupBits}
-		if e.Scheme == "literal" {
-			e.Bits = bitsFor(distinct(t.Data))
-			e.GroupBits = 32 * distinct(t.Data) // its levels as a codebook
-		}
-		enc[t.Name] = e
 	}
 	return enc, nil
+}
+
+// groups returns how many groups t is quantized in: one, or one per output
+// unit (column) of a matrix with granularity=channel.
+func (q quantize) groups(t *model.Tensor) int {
+	if q.spec.Args["granularity"] == "channel" && len(t.Shape) == 2 {
+		return t.Shape[1]
+	}
+	return 1
+}
+
+// quantizeTensor rewrites t in place, group by group, and returns how it
+// would be stored.
+func (q quantize) quantizeTensor(t *model.Tensor) Encoding {
+	groups := q.groups(t)
+	var groupBits int
+	switch {
+	case groups == 1:
+		groupBits = q.quantizeGroup(t.Data)
+	case q.scheme() == "symmetric" && q.spec.Args["range"] != "mse":
+		// Per channel by max |w|, row by row (the same values as column
+		// by column; quantization-aware training runs this every step).
+		SymmetricColumns(t.Data, groups, q.spec.intArg("bits"), columnMaxAbs(t.Data, groups))
+		groupBits = 32
+	default:
+		buf := make([]float32, len(t.Data)/groups)
+		for g := 0; g < groups; g++ {
+			gather(buf, t.Data, g, groups)
+			groupBits = q.quantizeGroup(buf)
+			scatter(t.Data, buf, g, groups)
+		}
+	}
+	return q.encoding(t, groups, groupBits)
+}
+
+// encoding says how t, quantized in groups each storing groupBits, is
+// stored.
+func (q quantize) encoding(t *model.Tensor, groups, groupBits int) Encoding {
+	e := Encoding{Scheme: q.scheme(), Bits: q.spec.intArg("bits"), Groups: groups, GroupBits: groupBits}
+	if e.Scheme == "literal" {
+		e.Bits = bitsFor(distinct(t.Data))
+		e.GroupBits = 32 * distinct(t.Data) // its levels as a codebook
+	}
+	return e
+}
+
+// adaKeys are the settings only rounding=adaround reads.
+var adaKeys = []string{"iters", "lambda", "seed"}
+
+// checkCalibrated validates correct= and rounding= and drops them when
+// they name today's behaviour (no correction, rounding to nearest), so a
+// spec without them keeps its canonical form.
+func checkCalibrated(s Spec, given map[string]string) error {
+	scheme := s.Args["scheme"]
+	if s.Args["rounding"] == "adaround" {
+		switch {
+		case scheme != "symmetric" && scheme != "affine":
+			return fmt.Errorf("rounding=adaround picks floor or ceil on a scale grid: it applies to scheme=symmetric or affine, not %s", scheme)
+		case s.intArg("bits") < 2:
+			return fmt.Errorf("rounding=adaround needs bits ≥ 2 (1 bit is binary: sign·α, no grid to round on)")
+		}
+	} else {
+		for _, k := range adaKeys {
+			if _, ok := given[k]; ok {
+				return fmt.Errorf("%s applies to rounding=adaround only", k)
+			}
+			delete(s.Args, k)
+		}
+	}
+	if s.Args["rounding"] == "nearest" {
+		delete(s.Args, "rounding")
+	}
+	if s.Args["correct"] == "none" {
+		delete(s.Args, "correct")
+	}
+	return nil
 }
 
 // scheme names the rule actually applied (bits=1 symmetric/affine is binary).
@@ -235,23 +295,33 @@ func columnMaxAbs(v []float32, cols int) []float64 {
 // Affine quantizes v in place onto 2^b levels spanning [min(v,0), max(v,0)]
 // with a zero-point, nudged so that 0 is a level exactly (as TFLite does).
 func Affine(v []float32, b int) {
-	lo, hi := 0.0, 0.0
-	for _, x := range v {
-		lo, hi = math.Min(lo, float64(x)), math.Max(hi, float64(x))
-	}
-	levels := float64(int(1)<<b - 1)
-	if hi == lo {
-		return
-	}
-	s := float32((hi - lo) / levels) // float32, as stored in a packed file
+	s, zp, levels := affineGrid(v, b)
 	if s == 0 {
 		return
 	}
-	zp := math.Max(0, math.Min(levels, math.RoundToEven(-lo/float64(s))))
 	for i, x := range v {
 		k := math.Max(0, math.Min(levels, math.RoundToEven(float64(x)/float64(s))+zp))
 		v[i] = s * float32(int(k-zp))
 	}
+}
+
+// affineGrid returns the float32 scale (0 when v is to stay as it is), the
+// zero-point and the largest code of b-bit affine quantization of v: the
+// levels are s·(k − zp) for k in 0…levels.
+func affineGrid(v []float32, b int) (s float32, zp, levels float64) {
+	lo, hi := 0.0, 0.0
+	for _, x := range v {
+		lo, hi = math.Min(lo, float64(x)), math.Max(hi, float64(x))
+	}
+	levels = float64(int(1)<<b - 1)
+	if hi == lo {
+		return 0, 0, levels
+	}
+	s = float32((hi - lo) / levels) // float32, as stored in a packed file
+	if s == 0 {
+		return 0, 0, levels
+	}
+	return s, math.Max(0, math.Min(levels, math.RoundToEven(-lo/float64(s)))), levels
 }
 
 // Binary sets v to sign(v)·α with α the mean |v| of its non-zero entries
