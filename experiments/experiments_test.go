@@ -24,7 +24,7 @@ func TestArticleExperimentParses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]int{"quantize": 64, "prune": 65, "clip-absolute": 10, "clip-std": 10, "actquant": 20, "chains": 9}
+	want := map[string]int{"quantize": 64, "prune": 65, "clip-absolute": 10, "clip-std": 10, "actquant": 20, "chains": 9, "ptq-calibrated": 15}
 	for _, s := range e.Sweeps {
 		cells, err := s.Cells()
 		if err != nil {

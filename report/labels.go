@@ -30,7 +30,7 @@ type labelPart struct {
 // words spells common argument values the way a reader says them.
 var words = map[string]string{
 	"tensor": "per-tensor", "channel": "per-channel", "kmeans": "k-means", "mse": "MSE", "minmax": "min-max",
-	"layer": "per-layer", "oneshot": "one-shot",
+	"layer": "per-layer", "oneshot": "one-shot", "nearest": "RTN", "adaround": "AdaRound",
 }
 
 // hiddenKeys are arguments that never tell columns apart for a reader.
@@ -62,6 +62,9 @@ func columnParts(c Cell, rowKey string) []labelPart {
 // renderPart spells one argument: a number with its key ("4-bit",
 // "keep=0.5"), a word alone ("k-means").
 func renderPart(p labelPart) string {
+	if p.key == "correct" { // correct=none says nothing; correct=bias is bias correction
+		return map[string]string{"none": "", "bias": "bias-corr."}[p.value]
+	}
 	if _, err := strconv.ParseFloat(p.value, 64); err == nil || strings.ContainsAny(p.value, ":/") {
 		if p.key == "bits" {
 			return p.value + "-bit"
@@ -128,7 +131,9 @@ func columnLabels(g Grid) map[string]string {
 			if !varies[sk{p.step, p.key}] || drop && implied[p.value] && stepSays(ps, p, varies) {
 				continue
 			}
-			words = append(words, renderPart(p))
+			if w := renderPart(p); w != "" {
+				words = append(words, w)
+			}
 		}
 		return strings.Join(words, " ")
 	}
