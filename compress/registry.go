@@ -56,6 +56,8 @@ func Registry() []PassDef {
 				{Key: "iters", Kind: Int, Default: "1000", Min: 1, Max: 1e6, Doc: "rounding=adaround: Adam steps per layer, 128 calibration images each"},
 				{Key: "lambda", Kind: Float, Default: "100", Min: 0, Max: 1e6, Doc: "rounding=adaround: weight λ of the regularizer, the mean of 1−|2h−1|^β, that drives each weight to floor or ceil (β 20→2 after a 20 % warm-up), against the reconstruction error relative to rounding to nearest's"},
 				{Key: "seed", Kind: Int, Default: "1", Min: 0, Max: 1 << 53, Doc: "rounding=adaround: seed of the minibatch draws"},
+				{Key: "learn", Kind: Enum, Choices: []string{"lsq", "ttq", "none"}, Training: true,
+					Doc: "in training: lsq learns the step sizes (LSQ, Esser et al. 2020; the default for scheme=symmetric at bits ≤ 4 with no range given), ttq learns ternary scales (TTQ, scheme=ternary), none applies the post-training rule after each step"},
 				layersParam(),
 			},
 		},
@@ -87,6 +89,8 @@ func Registry() []PassDef {
 				{Key: "calib", Kind: Enum, Default: "minmax", Choices: []string{"minmax", "percentile", "mse", "literal"},
 					Doc: "range from min/max, a percentile, least squared error, or the article's literal round(a/2^(b−1))·2^(b−1)"},
 				{Key: "percentile", Kind: Float, Default: "99.99", Min: 50, Max: 100, Doc: "upper percentile for calib=percentile"},
+				{Key: "learn", Kind: Enum, Choices: []string{"lsq", "none"}, Training: true,
+					Doc: "in training: lsq learns each layer input's step size (LSQ; the default at bits ≤ 4), none keeps the calibrated ranges"},
 			},
 		},
 	}

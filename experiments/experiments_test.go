@@ -393,8 +393,8 @@ func TestRecoveryExperimentParses(t *testing.T) {
 			ft += len(cells)
 		}
 	}
-	if ft != 38 || scratch != 5 || students != 12 {
-		t.Errorf("%d fine-tuning cells, %d from scratch, %d students; want 38 (18 pruning, 5+3 QAT, 3 activation QAT, 6 Deep Compression, 3 controls), 5 (4 + the §4 control) and 12 (6 shared)",
+	if ft != 46 || scratch != 5 || students != 14 {
+		t.Errorf("%d fine-tuning cells, %d from scratch, %d students; want 46 (18 pruning, 10+3 QAT, 2 ternary, 1 W2A2, 3 activation QAT, 6 Deep Compression, 3 controls), 5 (4 + the §4 control) and 14 (6 shared, 2 of the recipe)",
 			ft, scratch, students)
 	}
 }

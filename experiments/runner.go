@@ -394,6 +394,7 @@ func finetuneConfig(b Budget, specs []string, base model.TrainConfig) model.Trai
 	c := retrain.DefaultTrain()
 	// the network fine-tuned is the baseline's (records say which)
 	c.LR, c.Seed, c.Layers = retrain.DefaultLR(specs), base.Seed, append([]int(nil), base.Layers...)
+	c.Schedule = retrain.DefaultSchedule(specs)
 	return b.apply(c)
 }
 
@@ -408,6 +409,10 @@ func (b Budget) apply(c model.TrainConfig) model.TrainConfig {
 	}
 	if b.LR > 0 {
 		c.LR = b.LR
+	}
+	if b.Adversarial != nil {
+		a := *b.Adversarial
+		c.Adversarial = &a
 	}
 	return c
 }
@@ -513,6 +518,7 @@ func studentPlan(d DistillPlan, c Cell, base model.TrainConfig) *FinetuneResult 
 	if d.Epochs > 0 {
 		t.Epochs = d.Epochs
 	}
+	t.Jitter, t.Schedule = d.Jitter, d.Schedule
 	kind := c.Methods[0]
 	if kind == "distilled" {
 		set := d.Settings()

@@ -137,6 +137,11 @@ type DistillPlan struct {
 	Temperature float64  `yaml:"temperature" json:"temperature,omitempty"` // default 4
 	Alpha       *float64 `yaml:"alpha" json:"alpha,omitempty"`             // default 0.9; 0 is the labels alone
 	Epochs      int      `yaml:"epochs" json:"epochs,omitempty"`           // default: the recipe's
+	// Jitter and Schedule apply to both students (distilled and alone):
+	// random whole-pixel shifts of the training images up to Jitter
+	// pixels, and the learning-rate schedule ("constant" or "cosine").
+	Jitter   int    `yaml:"jitter" json:"jitter,omitempty"`
+	Schedule string `yaml:"schedule" json:"schedule,omitempty"`
 }
 
 // Students returns every student's hidden widths: Hidden's one-layer
@@ -195,6 +200,9 @@ type Budget struct {
 	// passes in the loop from the first step — the article's §4 flow; the
 	// budget then defaults to the recipe's epochs and learning rate).
 	From string `yaml:"from" json:"from,omitempty"`
+	// Adversarial, when set, fine-tunes on adversarial examples too
+	// (a fraction mix of each batch replaced by FGSM or PGD images at ε).
+	Adversarial *model.Adversarial `yaml:"adversarial" json:"adversarial,omitempty"`
 }
 
 // Budget starting points.
@@ -760,6 +768,12 @@ func (s *Sweep) checkDistill() error {
 	if err := d.Settings().Validate(); err != nil {
 		return fmt.Errorf("distill: %v", err)
 	}
+	if d.Jitter < 0 || d.Jitter > 8 {
+		return fmt.Errorf("distill: jitter %d out of range: want 0–8 pixels", d.Jitter)
+	}
+	if d.Schedule != "" && d.Schedule != "constant" && d.Schedule != "cosine" {
+		return fmt.Errorf("distill: schedule %q unknown: want constant or cosine", d.Schedule)
+	}
 	if s.Rows != "" && s.Rows != "hidden" {
 		return fmt.Errorf("rows: a distillation sweep's rows are hidden, not %q", s.Rows)
 	}
@@ -781,6 +795,11 @@ func (s *Sweep) checkCells(cells []Cell) error {
 	}
 	if f := s.Finetune; f != nil && f.From != "" && f.From != FromBaseline && f.From != FromScratch {
 		return fmt.Errorf("finetune: from %q: want %s or %s", f.From, FromBaseline, FromScratch)
+	}
+	if f := s.Finetune; f != nil && f.Adversarial != nil {
+		if err := f.Adversarial.Validate(); err != nil {
+			return fmt.Errorf("finetune: %v", err)
+		}
 	}
 	check := func(specs []string) error {
 		if s.Finetune == nil {

@@ -71,7 +71,7 @@ func Constraints(passes []string, steps int) (training.Constraint, []map[string]
 	var cs []training.Constraint
 	var scheds, csSched []map[string]string
 	for _, p := range passes {
-		spec, err := compress.ParseSpec(p)
+		spec, err := parseLoop(p)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -79,7 +79,11 @@ func Constraints(passes []string, steps int) (training.Constraint, []map[string]
 			if err := checkActQuant(spec); err != nil {
 				return nil, nil, err
 			}
-			scheds = append(scheds, map[string]string{"pass": spec.String(), "schedule": "fake-quantized in the forward pass, STE backward, ranges fixed"})
+			sched := "fake-quantized in the forward pass, STE backward, ranges fixed"
+			if spec.Args[learnKey] == learnLSQ {
+				sched = "fake-quantized in the forward pass with learned steps (LSQ: STE backward, step gradient scaled by 1/sqrt(features·Qp)), starting from the calibrated ranges; the pixels' range fixed"
+			}
+			scheds = append(scheds, map[string]string{"pass": spec.String(), "schedule": sched})
 			continue
 		}
 		c, sched, err := constraintFor(spec, steps)
@@ -108,7 +112,75 @@ func Constraints(passes []string, steps int) (training.Constraint, []map[string]
 	case 1:
 		return cs[0], scheds, nil
 	}
+	for _, c := range cs {
+		if _, ok := c.(training.Learner); ok {
+			return &learningChain{chain{cs: cs}}, scheds, nil
+		}
+	}
 	return &chain{cs: cs}, scheds, nil
+}
+
+// learningChain is a chain with a member that learns (a quantizer's
+// steps): its parameters are its members', and its Learn runs theirs,
+// last member first, each on the shadow weights — the input of a learner
+// behind a pruning pass, as the trainer keeps held shadow entries at zero
+// — then zeroes the gradient the other members saturated.
+type learningChain struct{ chain }
+
+func (c *learningChain) Params() [][]float32 {
+	var out [][]float32
+	for _, x := range c.cs {
+		if l, ok := x.(training.Learner); ok {
+			out = append(out, l.Params()...)
+		}
+	}
+	return out
+}
+
+func (c *learningChain) Learn(shadow *model.Params, grads [][]float32) [][]float32 {
+	var out [][][]float32
+	for i := len(c.cs) - 1; i >= 0; i-- {
+		switch x := c.cs[i].(type) {
+		case training.Learner:
+			out = append([][][]float32{x.Learn(shadow, grads)}, out...)
+		case training.Saturater:
+			for k, m := range x.Saturated() {
+				if m != nil {
+					for j, sat := range m {
+						if sat {
+							grads[k][j] = 0
+						}
+					}
+				}
+			}
+		}
+	}
+	var flat [][]float32
+	for _, g := range out {
+		flat = append(flat, g...)
+	}
+	return flat
+}
+
+// learned gathers the members' learned parameters.
+func (c *learningChain) learned() map[string][]float32 {
+	out := map[string][]float32{}
+	for _, x := range c.cs {
+		if l, ok := x.(interface{ learned() map[string][]float32 }); ok {
+			for k, v := range l.learned() {
+				out[k] = append(out[k], v...)
+			}
+		}
+	}
+	return out
+}
+
+// learnedOf returns the parameters a constraint learned (nil: none).
+func learnedOf(c training.Constraint) map[string][]float32 {
+	if l, ok := c.(interface{ learned() map[string][]float32 }); ok {
+		return l.learned()
+	}
+	return nil
 }
 
 // checkActQuant accepts activation quantization in the loop at 2–8 bits

@@ -32,7 +32,7 @@ func newPassConstraint(s compress.Spec) (*passConstraint, error) {
 	default:
 		return nil, fmt.Errorf("pass %s: training with it in the loop is not built yet (prune, quantize and clip are)", s.Name)
 	}
-	ps, err := compress.Build([]string{s.String()})
+	ps, err := compress.Build([]string{postText(s)})
 	if err != nil {
 		return nil, err
 	}

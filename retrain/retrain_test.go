@@ -202,16 +202,17 @@ func TestMSERangeInTheLoop(t *testing.T) {
 	t.Logf("2-bit per channel, mse range: before %.4f, post-training %.4f, QAT %.4f", rec.AccBefore, rec.AccNoRetrain, rec.AccAfter)
 }
 
-// TestQuantizeInTheLoop: quantization-aware training saves weights with at
-// most 2^b − 1 levels per channel that the post-training pass leaves
-// unchanged, and recovers accuracy that post-training 2-bit loses;
-// clipping in the loop keeps every weight within the threshold.
+// TestQuantizeInTheLoop: quantization-aware training with the fixed
+// projection (learn=none) saves weights with at most 2^b − 1 levels per
+// channel that the post-training pass leaves unchanged, and recovers
+// accuracy that post-training 2-bit loses; clipping in the loop keeps
+// every weight within the threshold.
 func TestQuantizeInTheLoop(t *testing.T) {
 	ck, tr, va, te := small(t)
 	cfg := DefaultTrain()
 	cfg.Epochs = 1
 	pass := "quantize:bits=2,granularity=channel"
-	out, rec, err := Run(ck, Config{Train: cfg, Passes: []string{pass}}, tr, va, te, training.Hooks{})
+	out, rec, err := Run(ck, Config{Train: cfg, Passes: []string{pass + ",learn=none"}}, tr, va, te, training.Hooks{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,14 +254,15 @@ func TestQuantizeInTheLoop(t *testing.T) {
 	}
 }
 
-// TestChainInTheLoop: pruning then 4-bit quantization held from the first
-// step of training (the §4 flow) gives weights that are both exactly
-// sparse and on the quantizer's grid, and a network that learned.
+// TestChainInTheLoop: pruning then 4-bit quantization (the fixed
+// projection) held from the first step of training (the §4 flow) gives
+// weights that are both exactly sparse and on the quantizer's grid, and a
+// network that learned.
 func TestChainInTheLoop(t *testing.T) {
 	_, tr, va, te := small(t)
 	cfg := model.DefaultTrainConfig()
 	cfg.Epochs = 1
-	out, rec, err := Train(Config{Train: cfg, Passes: []string{"prune:keep=0.2,scope=global", "quantize:bits=4,granularity=channel"}}, tr, va, te, training.Hooks{})
+	out, rec, err := Train(Config{Train: cfg, Passes: []string{"prune:keep=0.2,scope=global", "quantize:bits=4,granularity=channel,learn=none"}}, tr, va, te, training.Hooks{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,6 +34,26 @@ type Saturater interface {
 	Saturated() [][]bool
 }
 
+// Learner is a Constraint with parameters of its own — a quantizer's
+// learned step sizes or scales — that the optimizer trains with the
+// weights, at the same learning rate and schedule.
+type Learner interface {
+	Constraint
+	// Params returns its parameters, the same slices at every call from
+	// the first Project on (which may create them from the weights); the
+	// optimizer updates them in place after each step and the next
+	// Project reads them.
+	Params() [][]float32
+	// Learn is called after each backward pass, before the optimizer
+	// step, with the shadow weights the last Project read. grads holds the
+	// gradient with respect to the projected weights, per tensor in
+	// checkpoint order; Learn turns it in place into the gradient for the
+	// shadow weights (its straight-through estimator: a Learner's
+	// Saturated, if any, is not applied again) and returns the gradient of
+	// its Params, in their order and sizes.
+	Learn(shadow *model.Params, grads [][]float32) [][]float32
+}
+
 // TrainConstrained trains a fresh network like Train, with the constraint
 // c held from the first step (the article's §4 flow: the compression
 // "layers" are in the model while it trains).
@@ -46,7 +66,7 @@ func TrainConstrained(cfg model.TrainConfig, c Constraint, train, val data.Set, 
 	p := model.InitGlorot(sizes(cfg, train), rng)
 	shadow := constrainStart(&p, c)
 	res, err := fitWith(&p, fitOpts{shadow: shadow, c: c}, cfg, train, val, rng, hooks)
-	res.Params, res.Config = p, cfg
+	res.Params = p
 	return res, err
 }
 
@@ -77,7 +97,7 @@ func FineTune(start model.Params, cfg model.TrainConfig, c Constraint, train, va
 	shadow := constrainStart(&p, c)
 	rng := rand.New(rand.NewSource(cfg.Seed))
 	res, err := fitWith(&p, fitOpts{shadow: shadow, c: c}, cfg, train, val, rng, hooks)
-	res.Params, res.Config = p, cfg
+	res.Params = p
 	return res, err
 }
 

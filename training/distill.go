@@ -41,7 +41,10 @@ func SoftTargets(teacher model.Params, aq *model.ActQuant, s data.Set, T float64
 // TrainDistilled trains a fresh student (layers cfg.Layers, initialised and
 // shuffled from cfg.Seed exactly as Train) from the teacher's soft targets
 // on train; cfg.Distill sets T and α; teacherAQ is the teacher's
-// activation quantizer (its checkpoint's; nil: none).
+// activation quantizer (its checkpoint's; nil: none). With cfg.Jitter the
+// student sees shifted images; the teacher's soft targets are those of the
+// original images, or with cfg.Distill.Shifted those of each shifted image,
+// computed per batch.
 func TrainDistilled(cfg model.TrainConfig, teacher model.Params, teacherAQ *model.ActQuant, train, val data.Set, hooks Hooks) (TrainResult, error) {
 	if cfg.Distill == nil {
 		return TrainResult{}, fmt.Errorf("no distillation settings")
@@ -56,10 +59,16 @@ func TrainDistilled(cfg model.TrainConfig, teacher model.Params, teacherAQ *mode
 	if err := teacher.CheckData(train.Inputs(), train.Classes()); err != nil {
 		return TrainResult{}, fmt.Errorf("teacher: %v", err)
 	}
-	q, negEnt := SoftTargets(teacher, teacherAQ, train, cfg.Distill.Temperature)
+	var o fitOpts
+	if cfg.Distill.Shifted && (cfg.Jitter > 0 || cfg.Adversarial != nil) {
+		// the images change as they load: the teacher sees them so
+		o.teacher = &teacherNet{p: teacher, aq: teacherAQ, T: cfg.Distill.Temperature}
+	} else {
+		o.soft, o.negEnt = SoftTargets(teacher, teacherAQ, train, cfg.Distill.Temperature)
+	}
 	rng := rand.New(rand.NewSource(cfg.Seed))
 	p := model.InitGlorot(sizes(cfg, train), rng)
-	res, err := fitWith(&p, fitOpts{soft: q, negEnt: negEnt}, cfg, train, val, rng, hooks)
-	res.Params, res.Config = p, cfg
+	res, err := fitWith(&p, o, cfg, train, val, rng, hooks)
+	res.Params = p
 	return res, err
 }

@@ -22,7 +22,7 @@ func TestDistillLossByHand(t *testing.T) {
 	s := randomSet(B, 22)
 	d := &model.Distill{Temperature: 4, Alpha: 0.7}
 	q, negEnt := SoftTargets(teacher, nil, s, d.Temperature)
-	tg, err := newTrainGraph(&student, B, d, nil)
+	tg, err := newTrainGraph(&student, B, d, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,7 @@ func TestSTEGradients(t *testing.T) {
 	hi := sorted[len(sorted)*3/4]
 	aq := &model.ActQuant{Bits: 8, Calib: "test", Ranges: []model.Range{{Lo: 0, Hi: 1}, {Lo: 0, Hi: hi}}}
 	q := p.Clone()
-	tg, err := newTrainGraph(&q, 1, nil, aq)
+	tg, err := newTrainGraph(&q, 1, nil, aq, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -118,7 +118,7 @@ func TestDeepGradientsMatchFiniteDifferences(t *testing.T) {
 		for i := range y {
 			y[i], idx[i] = uint8(rng.Intn(model.Classes)), i
 		}
-		tg, err := newTrainGraph(&p, B, nil, nil)
+		tg, err := newTrainGraph(&p, B, nil, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -209,7 +209,7 @@ func TestGraphGradientsMatchReference(t *testing.T) {
 			for i := range y {
 				y[i], idx[i] = uint8(rng.Intn(model.Classes)), i
 			}
-			tg, err := newTrainGraph(&p, tc.B, nil, nil)
+			tg, err := newTrainGraph(&p, tc.B, nil, nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -268,7 +268,7 @@ func TestStepMachineMatchesTapeMachine(t *testing.T) {
 	}{{"plain", nil, nil}, {"distill", &model.Distill{Temperature: 3, Alpha: 0.6}, nil}, {"actquant", nil, aq}} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := model.InitGlorot(sizesOf(16), rand.New(rand.NewSource(11)))
-			tg, err := newTrainGraph(&p, B, tc.d, tc.aq)
+			tg, err := newTrainGraph(&p, B, tc.d, tc.aq, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

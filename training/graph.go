@@ -35,17 +35,22 @@ type trainGraph struct {
 	qT *tensor.Dense
 	// With activation quantization, inputs are quantized as they load.
 	aq *model.ActQuant
+	// nw is the number of model tensors at the head of w and dw; learned
+	// activation steps, if any, follow them.
+	nw int
 }
 
 // newTrainGraph builds the graph for batches of the given size over p; with
 // d, the cost is the distillation loss (see Distill); with aq, activations
 // are fake-quantized (the input as it is loaded, each hidden ReLU output by
-// a fakeQuant node whose gradient is the straight-through estimator).
+// a fakeQuant node whose gradient is the straight-through estimator); with
+// steps too, the hidden outputs are quantized with learned steps (lsqAct),
+// whose 1×1 nodes follow the model's tensors in w and dw.
 //
 // The first layer is one fused op without an input gradient (nothing below
 // it learns); a middle layer is the linear op with its input gradient and
 // ReLU fused in; the last is the linear op.
-func newTrainGraph(p *model.Params, batch int, d *model.Distill, aq *model.ActQuant) (*trainGraph, error) {
+func newTrainGraph(p *model.Params, batch int, d *model.Distill, aq *model.ActQuant, steps *actSteps) (*trainGraph, error) {
 	if p.Depth() < 2 {
 		return nil, fmt.Errorf("the network needs at least one hidden layer, got %d layer(s)", p.Depth())
 	}
@@ -61,8 +66,13 @@ func newTrainGraph(p *model.Params, batch int, d *model.Distill, aq *model.ActQu
 		v := tensor.New(tensor.WithShape(rows, cols), tensor.WithBacking(data))
 		return G.NewMatrix(g, tensor.Float32, G.WithShape(rows, cols), G.WithName(name), G.WithValue(v))
 	}
+	if steps != nil {
+		aq = steps.aq
+		tg.aq = aq
+	}
 	a := tg.x
 	last := p.Depth() - 1
+	var stepNodes []*G.Node
 	for l, L := range p.Layers {
 		w := bind(L.W.Name, L.In(), L.Out(), L.W.Data)
 		b := bind(L.B.Name, 1, L.Out(), L.B.Data)
@@ -80,12 +90,20 @@ func newTrainGraph(p *model.Params, batch int, d *model.Distill, aq *model.ActQu
 		if a, err = G.ApplyOp(op, a, w, b); err != nil {
 			return nil, fmt.Errorf("layer %d: %w", l+1, err)
 		}
-		if aq != nil && l < last {
+		if steps != nil && l < last {
+			sn := bind(fmt.Sprintf("s%d", l+1), 1, 1, steps.s[l])
+			stepNodes = append(stepNodes, sn)
+			if a, err = G.ApplyOp(&lsqAct{aq: aq, q: steps.q}, a, sn); err != nil {
+				return nil, fmt.Errorf("fake-quantize layer %d output: %w", l+1, err)
+			}
+		} else if aq != nil && l < last {
 			if a, err = G.ApplyOp(fakeQuant{aq: aq, r: aq.Range(l + 1)}, a); err != nil {
 				return nil, fmt.Errorf("fake-quantize layer %d output: %w", l+1, err)
 			}
 		}
 	}
+	tg.nw = len(tg.w)
+	tg.w = append(tg.w, stepNodes...)
 	tg.logits = a
 	var err error
 	if tg.cost, err = G.ApplyOp(newSoftmaxCE(1), tg.logits, tg.y); err != nil {
@@ -129,22 +147,35 @@ func (tg *trainGraph) distillCost(g *G.ExprGraph, logits, hard *G.Node, d *model
 }
 
 // load copies the images idx of s into the graph's inputs (one-hot
-// targets) and, when distilling, their rows of the soft targets.
+// targets) and, when distilling, their rows of the soft targets, then
+// quantizes the inputs when activations are quantized.
 func (tg *trainGraph) load(x []float32, y []uint8, soft []float32, idx []int) {
+	tg.copyIn(x, y, soft, idx)
+	tg.finishInput(len(idx))
+}
+
+// copyIn is load without the input quantization, so the trainer can
+// change the images (jitter, adversarial perturbation) before it.
+func (tg *trainGraph) copyIn(x []float32, y []uint8, soft []float32, idx []int) {
 	xd, yd, K, C := tg.xd, tg.yd, tg.in, tg.cls
 	clear(yd)
 	for r, i := range idx {
 		copy(xd[r*K:(r+1)*K], x[i*K:(i+1)*K])
 		yd[r*C+int(y[i])] = 1
 	}
-	if tg.aq != nil {
-		tg.aq.QuantizeActivations(xd[:len(idx)*K], tg.aq.Range(0))
-	}
-	if tg.qT != nil {
+	if tg.qT != nil && soft != nil {
 		qd := tg.qd
 		for r, i := range idx {
 			copy(qd[r*C:(r+1)*C], soft[i*C:(i+1)*C])
 		}
+	}
+}
+
+// finishInput quantizes the first n loaded images when activations are
+// quantized.
+func (tg *trainGraph) finishInput(n int) {
+	if tg.aq != nil {
+		tg.aq.QuantizeActivations(tg.xd[:n*tg.in], tg.aq.Range(0))
 	}
 }
 

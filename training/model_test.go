@@ -89,7 +89,7 @@ func TestForwardMatchesGraph(t *testing.T) {
 	p := res.Params.Clone()
 	logits := model.Forward(p, test.X, test.Len(), nil)
 	for _, B := range []int{500, 7} {
-		tg, err := newTrainGraph(&p, B, nil, nil)
+		tg, err := newTrainGraph(&p, B, nil, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,17 +11,26 @@ import (
 
 func runFinetune(args []string, stdout, stderr io.Writer) error {
 	cfg := retrain.DefaultTrain()
-	fs := newFlags("finetune", "finetune --model IN.npz --pass SPEC [--pass SPEC ...] [--epochs N] [--lr X] [--batch N] [--seed N] --out OUT.npz [--json]", stdout)
+	fs := newFlags("finetune", "finetune --model IN.npz --pass SPEC [--pass SPEC ...] [--epochs N] [--lr X] [--schedule cosine] [--batch N] [--seed N] [--adversarial fgsm|pgd --adv-eps E] --out OUT.npz [--json]", stdout)
 	var d dataFlags
 	d.register(fs, true)
 	in := fs.String("model", "", "trained checkpoint to fine-tune (.npz)")
 	var passes specList
-	fs.Var(&passes, "pass", "a pass `SPEC` held through training, e.g. prune:keep=0.1,scope=global,schedule=gradual (repeatable: applied in order; see 'mnistc passes')")
+	fs.Var(&passes, "pass", "a pass `SPEC` held through training, e.g. prune:keep=0.1,scope=global,schedule=gradual (repeatable: applied in order; see 'mnistc passes'). "+
+		"quantize at bits ≤ 4 (scheme=symmetric, no range given) learns its step sizes (LSQ) and actquant at bits ≤ 4 its activation steps; "+
+		"learn=none keeps the post-training rule at every step, learn=ttq trains ternary scales (TTQ) for scheme=ternary")
 	out := fs.String("out", "", "fine-tuned checkpoint to write (.npz)")
 	fs.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "fine-tuning epochs (≥ 1)")
 	fs.IntVar(&cfg.Batch, "batch", cfg.Batch, "mini-batch size (≥ 1)")
-	fs.Float64Var(&cfg.LR, "lr", 0, "Adam learning rate (> 0; default 1e-3 with a prune pass, 1e-4 otherwise: measured, see README)")
+	fs.Float64Var(&cfg.LR, "lr", 0, "Adam learning rate (> 0; default 1e-3 with a prune pass, else 3e-4 with quantization to ≤ 4 bits or ternary, else 1e-4: measured, see README)")
 	fs.Int64Var(&cfg.Seed, "seed", cfg.Seed, "seed for shuffling")
+	fs.StringVar(&cfg.Schedule, "schedule", "", "learning-rate schedule: constant or cosine (annealed to 0 over the run); default cosine with quantization to ≤ 4 bits or ternary and no prune pass, else constant")
+	var adv model.Adversarial
+	fs.StringVar(&adv.Attack, "adversarial", "", "adversarial fine-tuning: fgsm or pgd examples, crafted against the weights of each step, replace --adv-mix of every batch")
+	fs.Float64Var(&adv.Eps, "adv-eps", 0.1, "--adversarial: L∞ radius ε on pixels in [0, 1]")
+	fs.Float64Var(&adv.Mix, "adv-mix", 0.5, "--adversarial: fraction of each batch replaced by adversarial images")
+	fs.IntVar(&adv.Steps, "adv-steps", 0, "--adversarial pgd: steps (0: 40, Madry et al.'s)")
+	fs.Float64Var(&adv.Step, "adv-step", 0, "--adversarial pgd: step size (0: 0.01)")
 	asJSON := fs.Bool("json", false, "print the record as JSON on stdout")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	if err := fs.parse(args); err != nil {
@@ -42,6 +51,12 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 	if cfg.LR == 0 {
 		cfg.LR = retrain.DefaultLR(passes)
 	}
+	if cfg.Schedule == "" {
+		cfg.Schedule = retrain.DefaultSchedule(passes)
+	}
+	if adv.Attack != "" {
+		cfg.Adversarial = &adv
+	}
 	cfg.Layers = []int{model.DefaultHidden} // checked here; the checkpoint's layers are used
 	if err := cfg.Validate(); err != nil {
 		return usagef("--%v", err)
@@ -53,8 +68,8 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := checkPassesFit(passes, ck.Params); err != nil {
-		return err
+	if err := retrain.CheckFit(passes, ck.Params); err != nil { // retrain reads the learn key compress does not
+		return passError(err)
 	}
 	if err := d.check(); err != nil {
 		return err
