@@ -16,7 +16,7 @@ setup:
 
 # Builds with OpenBLAS when it links, pure Go otherwise (MNISTC_PUREGO=1 forces pure Go).
 build: setup
-	$(GO) build -tags '$(TAGS)' -o $(BIN) ./cmd/mnistc
+	$(GO) build -buildvcs=auto -tags '$(TAGS)' -o $(BIN) ./cmd/mnistc
 
 # The main job, the article's experiment end to end: train the baselines (3 seeds, the article's recipe),
 # run every sweep of experiments/article.yaml, write results.csv, tables, plots and REPORT.md. A completed earlier

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -76,6 +77,15 @@ func newProvenance(start time.Time, command []string) Provenance {
 			case "vcs.modified":
 				p.Dirty = s.Value == "true"
 			}
+		}
+	}
+	if p.Commit == "unknown" {
+		// built without VCS stamping (go run, go test, -buildvcs=false):
+		// ask git about the working directory, when there is one
+		if out, err := exec.Command("git", "rev-parse", "HEAD").Output(); err == nil {
+			p.Commit = strings.TrimSpace(string(out)) + " (from git, not the build)"
+			st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output()
+			p.Dirty = err == nil && len(strings.TrimSpace(string(st))) > 0
 		}
 	}
 	return p
