@@ -64,7 +64,9 @@ func parseLoop(text string) (compress.Spec, error) {
 		switch {
 		case spec.Name == "actquant" && bits <= 4 && spec.Args["calib"] != "literal":
 			learn = learnLSQ
-		case spec.Name == "quantize" && spec.Args["scheme"] == "symmetric" && bits <= 4 && !given["range"]:
+		case spec.Name == "quantize" && spec.Args["scheme"] == "symmetric" && bits <= 4 && spec.Args["range"] != "mse":
+			// (range=minmax is the default, and canonical specs — a
+			// sweep's cells — spell it: only an MSE search opts out)
 			learn = learnLSQ
 		}
 	}
@@ -75,7 +77,7 @@ func parseLoop(text string) (compress.Spec, error) {
 		return compress.Spec{}, specErr("pass %s: learn=ttq learns ternary scales: it needs quantize scheme=ternary", spec.Name)
 	case learn == learnLSQ && spec.Name == "quantize" && spec.Args["scheme"] != "symmetric":
 		return compress.Spec{}, specErr("pass quantize: learn=lsq learns a symmetric quantizer's step; scheme=%s has none", spec.Args["scheme"])
-	case learn == learnLSQ && spec.Name == "quantize" && given["range"]:
+	case learn == learnLSQ && spec.Name == "quantize" && spec.Args["range"] == "mse":
 		return compress.Spec{}, specErr("pass quantize: learn=lsq learns the range: range=%s does not apply", spec.Args["range"])
 	case learn == learnTTQ && given["delta"] && spec.Args["delta"] != "0.7": // (canonical specs spell the default)
 		return compress.Spec{}, specErr("pass quantize: learn=ttq sets its threshold at 0.05·max|w| (Zhu et al.): delta is TWN's")

@@ -266,11 +266,13 @@ func TestTTQThreeLevels(t *testing.T) {
 // the learn key refuses.
 func TestLearnKey(t *testing.T) {
 	for text, want := range map[string]string{
-		"quantize:bits=2":                               learnLSQ,
-		"quantize:bits=4,granularity=channel":           learnLSQ,
-		"quantize:bits=8":                               learnNone,
-		"quantize:bits=2,range=mse":                     learnNone,
-		"quantize:bits=2,range=minmax":                  learnNone,
+		"quantize:bits=2":                     learnLSQ,
+		"quantize:bits=4,granularity=channel": learnLSQ,
+		"quantize:bits=8":                     learnNone,
+		"quantize:bits=2,range=mse":           learnNone,
+		"quantize:bits=2,range=minmax":        learnLSQ, // the default range, spelled
+		// a sweep cell's canonical spec spells every default: LSQ all the same
+		"quantize:bits=2,granularity=channel,layers=weights,range=minmax,scheme=symmetric": learnLSQ,
 		"quantize:bits=8,learn=lsq":                     learnLSQ,
 		"quantize:bits=2,learn=none":                    learnNone,
 		"quantize:scheme=ternary":                       learnNone,
