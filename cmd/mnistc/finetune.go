@@ -17,7 +17,7 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 	in := fs.String("model", "", "trained checkpoint to fine-tune (.npz)")
 	var passes specList
 	fs.Var(&passes, "pass", "a pass `SPEC` held through training, e.g. prune:keep=0.1,scope=global,schedule=gradual (repeatable: applied in order; see 'mnistc passes'). "+
-		"quantize at bits ≤ 4 (scheme=symmetric, no range given) learns its step sizes (LSQ) and actquant at bits ≤ 4 its activation steps; "+
+		"quantize at bits ≤ 4 (scheme=symmetric, unless range=mse) learns its step sizes (LSQ) and actquant at bits ≤ 4 its activation steps; "+
 		"learn=none keeps the post-training rule at every step, learn=ttq trains ternary scales (TTQ) for scheme=ternary")
 	out := fs.String("out", "", "fine-tuned checkpoint to write (.npz)")
 	fs.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "fine-tuning epochs (≥ 1)")
