@@ -57,7 +57,7 @@ func Registry() []PassDef {
 				{Key: "lambda", Kind: Float, Default: "100", Min: 0, Max: 1e6, Doc: "rounding=adaround: weight λ of the regularizer, the mean of 1−|2h−1|^β, that drives each weight to floor or ceil (β 20→2 after a 20 % warm-up), against the reconstruction error relative to rounding to nearest's"},
 				{Key: "seed", Kind: Int, Default: "1", Min: 0, Max: 1 << 53, Doc: "rounding=adaround: seed of the minibatch draws"},
 				{Key: "learn", Kind: Enum, Choices: []string{"lsq", "ttq", "none"}, Training: true,
-					Doc: "in training: lsq learns the step sizes (LSQ, Esser et al. 2020; the default for scheme=symmetric at bits ≤ 4 unless range=mse), ttq learns ternary scales (TTQ, scheme=ternary), none applies the post-training rule after each step"},
+					Doc: "in training: lsq learns the step sizes (LSQ, Esser et al. 2020; the default for scheme=symmetric at bits ≤ 4 unless range=mse or a prune pass comes first), ttq learns ternary scales (TTQ, scheme=ternary), none applies the post-training rule after each step"},
 				layersParam(),
 			},
 		},

@@ -68,6 +68,7 @@ func (c *chain) Held() [][]bool {
 // Constraints builds the constraint holding every pass (in order) through
 // a run of steps optimizer steps, with a description of each schedule.
 func Constraints(passes []string, steps int) (training.Constraint, []map[string]string, error) {
+	passes = ChainDefaults(passes)
 	var cs []training.Constraint
 	var scheds, csSched []map[string]string
 	for _, p := range passes {

@@ -164,3 +164,37 @@ func CheckFit(passes []string, p model.Params) error {
 func specErr(format string, a ...any) error {
 	return errkind.Wrap(compress.ErrSpec, fmt.Errorf(format, a...))
 }
+
+// ChainDefaults resolves the learn default that depends on the whole
+// chain: after a prune pass, quantization keeps the fixed grid (learn=none)
+// unless told otherwise. Measured on the Deep Compression chain (gradual
+// pruning to keep 0.05, 4-bit per channel, 3 seeds, results/robustness):
+// with LSQ −0.34 pp in 8.72 kB, with the fixed grid −0.22 pp in 7.37 kB —
+// LSQ's steps, tuned at 3e-4 without pruning, leave a less compressible
+// set of codes and no better accuracy at the pruning rate of 1e-3. A
+// chain without pruning is returned unchanged; so is a pass that names
+// its learn key.
+func ChainDefaults(passes []string) []string {
+	pruned := false
+	for _, p := range passes {
+		pruned = pruned || strings.HasPrefix(strings.TrimSpace(p), "prune:") || strings.TrimSpace(p) == "prune"
+	}
+	if !pruned {
+		return passes
+	}
+	out := make([]string, len(passes))
+	for i, p := range passes {
+		out[i] = p
+		t := strings.TrimSpace(p)
+		if name, args, _ := strings.Cut(t, ":"); name == "quantize" {
+			if _, _, given := cutKey(t, learnKey); !given[learnKey] {
+				if args == "" {
+					out[i] = t + ":learn=none"
+				} else {
+					out[i] = t + ",learn=none"
+				}
+			}
+		}
+	}
+	return out
+}

@@ -316,7 +316,8 @@ func TestPruneThenLSQ(t *testing.T) {
 	ck, tr, va, te := small(t)
 	cfg := DefaultTrain()
 	cfg.Epochs, cfg.LR = 1, DefaultLR([]string{"prune:keep=0.2"})
-	out, rec, err := Run(ck, Config{Train: cfg, Passes: []string{"prune:keep=0.2,scope=global", "quantize:bits=2,granularity=channel"}}, tr, va, te, training.Hooks{})
+	// (after pruning the default is the fixed grid, ChainDefaults: LSQ is asked for)
+	out, rec, err := Run(ck, Config{Train: cfg, Passes: []string{"prune:keep=0.2,scope=global", "quantize:bits=2,granularity=channel,learn=lsq"}}, tr, va, te, training.Hooks{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,4 +335,18 @@ func TestPruneThenLSQ(t *testing.T) {
 		}
 	}
 	t.Logf("keep 0.2 + 2-bit LSQ: before %.4f, post-training %.4f, after %.4f", rec.AccBefore, rec.AccNoRetrain, rec.AccAfter)
+}
+
+func TestChainDefaults(t *testing.T) {
+	got := ChainDefaults([]string{"prune:keep=0.05,schedule=gradual", "quantize:bits=4,granularity=channel", "quantize:bits=2,learn=lsq"})
+	if got[1] != "quantize:bits=4,granularity=channel,learn=none" || got[2] != "quantize:bits=2,learn=lsq" || got[0] != "prune:keep=0.05,schedule=gradual" {
+		t.Errorf("after pruning: %q", got)
+	}
+	plain := []string{"quantize:bits=2,granularity=channel"}
+	if got := ChainDefaults(plain); got[0] != plain[0] {
+		t.Errorf("no pruning: %q", got)
+	}
+	if got := ChainDefaults([]string{"prune", "quantize"}); got[1] != "quantize:learn=none" {
+		t.Errorf("bare specs: %q", got)
+	}
 }

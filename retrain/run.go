@@ -107,6 +107,7 @@ type Record struct {
 // after on test. val is the validation split (per-epoch figures and
 // calibration), train the images to fine-tune on.
 func Run(ck model.Checkpoint, cfg Config, train, val, test data.Set, hooks training.Hooks) (model.Checkpoint, Record, error) {
+	cfg.Passes = ChainDefaults(cfg.Passes)
 	c, scheds, post, err := prepare(cfg, train, ck.Params)
 	if err != nil {
 		return model.Checkpoint{}, Record{}, err
@@ -137,6 +138,7 @@ func Run(ck model.Checkpoint, cfg Config, train, val, test data.Set, hooks train
 // step: the article's §4 flow. AccNoRetrain is the same passes applied
 // after training; the plain-trained reference is trained here too.
 func Train(cfg Config, train, val, test data.Set, hooks training.Hooks) (model.Checkpoint, Record, error) {
+	cfg.Passes = ChainDefaults(cfg.Passes)
 	if err := CheckScratch(cfg.Passes); err != nil {
 		return model.Checkpoint{}, Record{}, err
 	}
