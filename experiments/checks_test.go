@@ -67,7 +67,7 @@ func TestYAMLMessages(t *testing.T) {
 		{"spec with ': '", strings.Replace(checkBase, "methods: [quantize]", "methods: [quantize: bits=4]", 1),
 			`x.yaml:9: sweeps[0].steps[0].methods[0]: want text, not a mapping (a ": " inside a value starts one: quote the value`},
 		{"section not a mapping", strings.Replace(checkBase, "train: {epochs: 1}", "train: 5", 1), `x.yaml:3: train: want a mapping`},
-		{"budget key", strings.Replace(checkBase, "    logx: false\n", "    finetune: {epoch: 2}\n", 1), `x.yaml:7: unknown field "epoch" in sweeps[0].finetune (known: epochs, batch, lr, from)`},
+		{"budget key", strings.Replace(checkBase, "    logx: false\n", "    finetune: {epoch: 2}\n", 1), `x.yaml:7: unknown field "epoch" in sweeps[0].finetune (known: epochs, batch, lr, from, adversarial)`},
 		{"key twice", strings.Replace(checkBase, "seeds: [1]", "seeds: [1]\nseeds: [2]", 1), `x.yaml:3: seeds: given twice (lines 2 and 3)`},
 		{"grid key twice", strings.Replace(checkBase, "          bits: [2, 4]\n", "          bits: [2, 4]\n          bits: 8\n", 1), `x.yaml:12: sweeps[0].steps[0].grid.bits: given twice (lines 11 and 12)`},
 		{"two documents", checkBase + "---\nname: y\n", `x.yaml:13: a second YAML document (after ---)`},

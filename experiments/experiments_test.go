@@ -72,7 +72,7 @@ func TestChainCells(t *testing.T) {
 func TestSchemaErrors(t *testing.T) {
 	base := "name: x\nseeds: [1]\ntrain: {epochs: 1}\nsweeps:\n  - name: q\n    rows: bits\n    steps:\n      - methods: [quantize]\n        grid:\n          bits: [2, 4]\n"
 	cases := []struct{ name, text, want string }{
-		{"unknown top key", base + "colour: red\n", `x.yaml:11: unknown field "colour" at the top level (known: name, description, train, seeds, sweeps, literature)`},
+		{"unknown top key", base + "colour: red\n", `x.yaml:11: unknown field "colour" at the top level (known: name, description, train, seeds, sweeps, literature, robust)`},
 		{"unknown sweep key", strings.Replace(base, "    rows: bits\n", "    rows: bits\n    colour: red\n", 1), `x.yaml:7: unknown field "colour" in sweeps[0] (known: name, rows,`},
 		{"wrong type", strings.Replace(base, "epochs: 1", "epochs: many", 1), `x.yaml:3: train.epochs: want a whole number, not "many"`},
 		{"grid out of range", strings.Replace(base, "bits: [2, 4]", "bits: [2, 40]", 1), "x.yaml:10: sweeps[0].steps[0]"},

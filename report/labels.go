@@ -172,7 +172,19 @@ func withDefaults(ps []labelPart, varies map[stepKey]bool) []labelPart {
 	for _, p := range ps {
 		says[p.step] = says[p.step] || p.key != "pass" && varies[stepKey{p.step, p.key}]
 	}
-	for k, v := range varies {
+	keys := make([]stepKey, 0, len(varies))
+	for k := range varies {
+		keys = append(keys, k)
+	}
+	// in a fixed order: labels must not depend on map iteration
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].step != keys[j].step {
+			return keys[i].step < keys[j].step
+		}
+		return keys[i].key < keys[j].key
+	})
+	for _, k := range keys {
+		v := varies[k]
 		if !v || says[k.step] {
 			continue
 		}
