@@ -105,6 +105,6 @@ func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "\nUsage: mnistc <command> [flags]   (mnistc <command> --help for its flags)")
 	fmt.Fprintln(w, "\nCommands:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-11s %s\n", c.name, c.summary)
 	}
 }
