@@ -2,6 +2,7 @@ package experiments
 
 import (
 	"fmt"
+	"slices"
 
 	"mnistc/data"
 	"mnistc/model"
@@ -64,7 +65,7 @@ func newRobustEval(p RobustPlan, seed int64, ck *model.Checkpoint, test data.Set
 	opt := p.Options(seed)
 	base := robust.Model{Params: ck.Params, ActQuant: ck.Meta.ActQuant}
 	var tr *robust.Transfer
-	if len(opt.Attacks) == 0 || contains(opt.Attacks, robust.AttackTransfer) {
+	if len(opt.Attacks) == 0 || slices.Contains(opt.Attacks, robust.AttackTransfer) {
 		var err error
 		if tr, err = robust.NewTransfer(base, fmt.Sprintf("seed %d baseline", seed), test, opt); err != nil {
 			return nil, nil, fmt.Errorf("seed %d: robust: %w", seed, err)
@@ -88,13 +89,4 @@ func (re *robustEval) eval(p model.Params, aq *model.ActQuant, test data.Set) (*
 		return nil, err
 	}
 	return &r, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
