@@ -30,11 +30,13 @@ type trainOutput struct {
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
 	cfg := model.DefaultTrainConfig()
-	fs := newFlags("train", "train [--layers W1,W2,…|--hidden N] [--epochs N] [--batch N] [--lr X] [--seed N] [--data DIR] [--val N] [--pass SPEC ...] --out model.npz [--json]", stdout)
+	fs := newFlags("train", "train [--layers W1,W2,…|--hidden N] [--epochs N] [--batch N] [--lr X] [--schedule constant|cosine] [--jitter P] [--seed N] [--data DIR] [--val N] [--pass SPEC ...] --out model.npz [--json]", stdout)
 	fs.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "training epochs (≥ 1)")
 	fs.IntVar(&cfg.Batch, "batch", cfg.Batch, "mini-batch size (≥ 1)")
 	fs.Float64Var(&cfg.LR, "lr", cfg.LR, "Adam learning rate (> 0)")
 	fs.Int64Var(&cfg.Seed, "seed", cfg.Seed, "seed for initial weights and shuffling")
+	fs.StringVar(&cfg.Schedule, "schedule", "constant", "learning-rate schedule: constant or cosine (annealed to 0 over the run)")
+	fs.IntVar(&cfg.Jitter, "jitter", 0, "shift each training image by up to this many pixels along each axis, anew each epoch (0–8; a stronger teacher for distill)")
 	var arch archFlags
 	arch.register(fs, "the network", cfg.Layers)
 	var d dataFlags
@@ -50,6 +52,9 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	var err error
 	if cfg.Layers, err = arch.value(fs); err != nil {
 		return err
+	}
+	if cfg.Schedule == "constant" {
+		cfg.Schedule = "" // the checkpoint records a constant rate as no schedule, as before the flag
 	}
 	if err := cfg.Validate(); err != nil {
 		return usagef("--%v", err) // Validate names the field as its flag is named
