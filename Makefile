@@ -5,7 +5,7 @@ BIN     := bin/mnistc
 TAGS     = $(shell sh scripts/blas-tags.sh)
 RESULTS := results/article
 
-.PHONY: all run quick recovery lenet300 robustness test bench fuzz lint clean setup build
+.PHONY: all run quick recovery lenet300 robustness search search-lenet300 test bench fuzz lint clean setup build
 
 all: build
 
@@ -37,6 +37,14 @@ lenet300: build
 # Robustness of compressed models (FGSM, PGD-40, transfer, corruptions) beside clean accuracy, 3 seeds: its own target.
 robustness: build
 	$(BIN) sweep experiments/robustness.yaml --out results/robustness --fresh
+
+# mnistc search (the smallest .mnc within a validation budget) from 3 seeds' baselines, with two ablations and per-layer
+# sensitivity: about 15 minutes on 2 cores for 784-128-10, 25 for LeNet-300-100.
+search: build
+	$(BIN) sweep experiments/search.yaml --out results/search --fresh
+
+search-lenet300: build
+	$(BIN) sweep experiments/search-lenet300.yaml --out results/search-lenet300 --fresh
 
 # A first look in under two minutes: one seed, coarse grids.
 quick: build

@@ -53,6 +53,9 @@ func (s *Sweep) CellCount() int {
 	if s.Distill != nil {
 		return satMul(2, len(s.Distill.Students()))
 	}
+	if s.Search != nil {
+		return max(1, len(s.Search.MaxDrop))
+	}
 	if len(s.Steps) == 0 {
 		return 0
 	}

@@ -23,6 +23,7 @@ import (
 	"mnistc/model"
 	"mnistc/retrain"
 	"mnistc/robust"
+	"mnistc/search"
 	"mnistc/training"
 )
 
@@ -51,6 +52,22 @@ type Record struct {
 	// Robust is the cell's model under attack and corruption, when the
 	// experiment asks for it (robust:).
 	Robust *robust.Result `json:"robust,omitempty"`
+	// Search is what a search cell found (search:).
+	Search *SearchOutcome `json:"search,omitempty"`
+}
+
+// SearchOutcome is a search cell's recipe and how it got there; the
+// cell's total step holds the test accuracy, Packed the file.
+type SearchOutcome struct {
+	Recipe    string   `json:"recipe"`
+	Specs     []string `json:"specs"`
+	MaxDropPP float64  `json:"max_drop_pp"`
+	Guard     float64  `json:"guard"`
+	ValDropPP float64  `json:"val_drop_pp"` // positive: a loss
+	ValSEPP   float64  `json:"val_se_pp"`
+	Trials    int      `json:"trials"`
+	Accepted  int      `json:"accepted"`
+	Seconds   float64  `json:"seconds"` // the search's wall time
 }
 
 // Packed is the length of the cell's packed model file (package mnc, with
@@ -192,7 +209,7 @@ func Run(ctx context.Context, e *Experiment, opt Options) (Summary, error) {
 		for _, s := range e.Sweeps {
 			cells, _ := s.Cells()
 			for _, c := range cells {
-				jobs = append(jobs, job{rec: jobRecord(e, s, c, cfg, fp, Baseline{})})
+				jobs = append(jobs, job{rec: jobRecord(e, s, c, cfg, fp, Baseline{}), search: s.Search})
 			}
 		}
 	}
@@ -221,6 +238,7 @@ func Run(ctx context.Context, e *Experiment, opt Options) (Summary, error) {
 			bases[seed] = b
 		}
 		jobs[i].rec.Baseline, jobs[i].ck, jobs[i].re = b.bl, b.ck, b.re
+		jobs[i].state = filepath.Join(opt.Out, searchStateDir, jobs[i].rec.Key)
 	}
 	sum := Summary{Cells: len(jobs)}
 	var todo []job
@@ -261,6 +279,10 @@ type job struct {
 	rec Record
 	ck  *model.Checkpoint
 	re  *robustEval // nil unless the experiment measures robustness
+	// state is where a search cell keeps its resumable state (removed once
+	// the cell is done)
+	state  string
+	search *SearchPlan // a search cell's plan
 }
 
 // allDone reports whether every job of the seed has its record already.
@@ -366,6 +388,8 @@ func evalCell(j job, train, val, test data.Set, before model.Result) (Record, er
 		switch f.Kind {
 		case "distilled", "alone":
 			return studentCell(j, train, val, test, before)
+		case "search":
+			return searchCell(j, train, val, test, before)
 		}
 		return finetuneCell(j, train, val, test)
 	}
@@ -457,6 +481,8 @@ func jobRecord(e *Experiment, s *Sweep, c Cell, cfg model.TrainConfig, fp string
 	switch {
 	case s.Distill != nil:
 		r.Finetune = studentPlan(*s.Distill, c, cfg)
+	case s.Search != nil:
+		r.Finetune = &FinetuneResult{Kind: "search"}
 	case s.Finetune != nil && s.Finetune.From == FromScratch:
 		r.Finetune = &FinetuneResult{Kind: FromScratch, Train: scratchConfig(*s.Finetune, cfg)}
 	case s.Finetune != nil:
@@ -561,6 +587,57 @@ func studentCell(j job, train, val, test data.Set, teacher model.Result) (Record
 	if r.Packed, err = pack(res.Params, nil, ft.Train, r.Cell.Specs, 4*j.ck.Params.Count()); err != nil {
 		return Record{}, err
 	}
+	return r, nil
+}
+
+// searchStateDir is the folder, inside the results folder, that holds
+// unfinished search cells' states: a killed sweep resumes them.
+const searchStateDir = ".search"
+
+// searchCell runs mnistc search from the seed's baseline at the cell's
+// budget, with the seed as the search's seed, and records the result: the
+// test set is read once, at the end.
+func searchCell(j job, train, val, test data.Set, before model.Result) (Record, error) {
+	r := j.rec
+	var maxDrop float64
+	if _, err := fmt.Sscanf(r.Cell.Point["max_drop"], "%g", &maxDrop); err != nil {
+		return Record{}, fmt.Errorf("seed %d, %v: max_drop: %v", r.Seed, r.Cell.Specs, err)
+	}
+	opt := j.search.Options(maxDrop, r.Seed)
+	opt.StateDir = j.state
+	res, err := search.Run(*j.ck, train, val, opt)
+	if err != nil {
+		return Record{}, fmt.Errorf("seed %d, %v: %w", r.Seed, r.Cell.Specs, err)
+	}
+	ck := res.Checkpoint
+	after := model.Evaluate(ck.Params, test, ck.Meta.ActQuant)
+	r.ValAccuracy = res.ValAccuracy
+	if r.Robust, err = j.re.eval(ck.Params, ck.Meta.ActQuant, test); err != nil {
+		return Record{}, fmt.Errorf("seed %d, %v: robust: %w", r.Seed, r.Cell.Specs, err)
+	}
+	f, err := mnc.Decode(res.Packed)
+	if err != nil {
+		return Record{}, err
+	}
+	r.Packed = &Packed{Bytes: res.Bytes, MetaBytes: f.MetaBytes, Ratio: res.Ratio, Tensors: f.Summary()}
+	ts := compress.Measure(compress.State{Params: ck.Params})
+	_, size, bpw := compress.Totals(ts)
+	r.Steps = []compress.Record{{Pass: "total", Spec: strings.Join(res.Specs, " → "), Params: map[string]string{}, AccBefore: before.Accuracy,
+		AccAfter: after.Accuracy, DeltaPP: 100 * (after.Accuracy - before.Accuracy), LossAfter: after.Loss, CorrectAfter: after.Correct,
+		Sizes: ck.Params.Sizes(), Tensors: ts, SizeBytes: size, Ratio: float64(4*j.ck.Params.Count()) / float64(max(size, 1)), BitsPerWeight: bpw}}
+	accepted := 0
+	for _, t := range res.Trials {
+		if t.Accepted {
+			accepted++
+		}
+	}
+	r.Finetune = &FinetuneResult{Kind: "search", Train: res.Train, Seconds: res.TrialSeconds}
+	r.Search = &SearchOutcome{Recipe: res.Recipe.String(), Specs: res.Specs, MaxDropPP: res.MaxDropPP, Guard: res.Guard,
+		ValDropPP: res.ValDropPP, ValSEPP: res.ValSEPP, Trials: len(res.Trials), Accepted: accepted, Seconds: res.Seconds}
+	if err := os.RemoveAll(j.state); err != nil {
+		return Record{}, err
+	}
+	os.Remove(filepath.Dir(j.state)) // when no other search is under way
 	return r, nil
 }
 

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mnistc/internal/errkind"
 	"os"
 	"reflect"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -17,6 +19,7 @@ import (
 	"mnistc/compress"
 	"mnistc/model"
 	"mnistc/retrain"
+	"mnistc/search"
 )
 
 // Experiment is a parsed, validated experiment file.
@@ -125,7 +128,64 @@ type Sweep struct {
 	// trained from the seed's baseline (the teacher) and the same student
 	// trained alone with the same seed and budget.
 	Distill *DistillPlan `yaml:"distill" json:"distill,omitempty"`
-	line    int
+	// Search, when set, makes the sweep run mnistc search from each
+	// seed's baseline (it has no steps): one cell per budget.
+	Search *SearchPlan `yaml:"search" json:"search,omitempty"`
+	// Sensitivity, when set, makes the sweep a per-layer sensitivity
+	// analysis (search.Sensitivity's passes, each layer alone, the rest
+	// untouched): its steps are generated, one method per weight layer.
+	Sensitivity *SensitivityPlan `yaml:"sensitivity" json:"sensitivity,omitempty"`
+	line        int
+}
+
+// SearchPlan is a search sweep: mnistc search at each budget, from every
+// seed's baseline, with the seed as the search's seed. Zero fields take
+// search.DefaultOptions (guard 1, 10 epochs per trial, 30 trials,
+// distillation from the baseline at T 2, α 0.5).
+type SearchPlan struct {
+	MaxDrop []float64 `yaml:"max_drop" json:"max_drop"`
+	Guard   *float64  `yaml:"guard" json:"guard,omitempty"`
+	Epochs  int       `yaml:"epochs" json:"epochs,omitempty"`
+	Trials  int       `yaml:"trials" json:"trials,omitempty"`
+	// Distill false fine-tunes the trials on the labels alone.
+	Distill *bool `yaml:"distill" json:"distill,omitempty"`
+}
+
+// Options returns the search options of the plan at one budget and seed.
+func (p SearchPlan) Options(maxDrop float64, seed int64) search.Options {
+	o := search.DefaultOptions()
+	o.MaxDrop, o.Seed = maxDrop, seed
+	if p.Guard != nil {
+		o.Guard = *p.Guard
+	}
+	if p.Epochs > 0 {
+		o.Epochs = p.Epochs
+	}
+	if p.Trials > 0 {
+		o.Trials = p.Trials
+	}
+	if p.Distill != nil && !*p.Distill {
+		o.Distill = nil
+	}
+	return o
+}
+
+// SearchSpec is the cell spec of a search at one budget: every option
+// that changes its result, so the cell's key changes with any of them.
+func SearchSpec(o search.Options) string {
+	kd := "none"
+	if o.Distill != nil {
+		kd = fmt.Sprintf("%g/%g", o.Distill.Temperature, o.Distill.Alpha)
+	}
+	return fmt.Sprintf("search:max_drop=%g,guard=%g,epochs=%d,trials=%d,distill=%s", o.MaxDrop, o.Guard, o.Epochs, o.Trials, kd)
+}
+
+// SensitivityPlan is a sensitivity sweep: Kind keep (magnitude pruning),
+// bits (symmetric per-channel quantization) or units (neuron pruning of a
+// hidden layer), over Values (default: search.DefaultSensitivity's).
+type SensitivityPlan struct {
+	Kind   string    `yaml:"kind" json:"kind"`
+	Values []float64 `yaml:"values" json:"values,omitempty"`
 }
 
 // DistillPlan is a distillation sweep: the students (Hidden: one hidden
@@ -459,6 +519,17 @@ func (e *Experiment) validate() error {
 			}
 			continue
 		}
+		if s.Search != nil {
+			if err := s.checkSearch(); err != nil {
+				return fmt.Errorf("%s: %v", where, err)
+			}
+			continue
+		}
+		if s.Sensitivity != nil {
+			if err := s.expandSensitivity(len(t.Layers) + 1); err != nil {
+				return fmt.Errorf("%s: %v", where, err)
+			}
+		}
 		if len(s.Steps) == 0 {
 			return fmt.Errorf("%s: steps: at least one step is needed", where)
 		}
@@ -479,7 +550,7 @@ func (e *Experiment) validate() error {
 	}
 	net := shapeOnly(t.Sizes(model.Inputs, model.Classes))
 	for i, s := range e.Sweeps {
-		if s.Distill != nil {
+		if s.Distill != nil || s.Search != nil {
 			continue
 		}
 		where := fmt.Sprintf("%d: sweeps[%d] (%s)", s.line, i, s.Name)
@@ -665,6 +736,14 @@ func (s *Sweep) Cells() ([]Cell, error) {
 		}
 		return cells, nil
 	}
+	if p := s.Search; p != nil {
+		var cells []Cell
+		for _, b := range p.MaxDrop {
+			cells = append(cells, Cell{Sweep: s.Name, Specs: []string{SearchSpec(p.Options(b, 0))}, Methods: []string{"search"},
+				Point: map[string]string{"max_drop": fmt.Sprintf("%g", b)}})
+		}
+		return cells, nil
+	}
 	cells := []Cell{{Sweep: s.Name, Point: map[string]string{}}}
 	for j, st := range s.Steps {
 		var next []Cell
@@ -739,6 +818,82 @@ func (e *Experiment) Raw() []byte { return e.raw }
 
 // Path returns the file the experiment was read from.
 func (e *Experiment) Path() string { return e.path }
+
+// checkSearch validates a search sweep (MaxDrop empty: [0.5]).
+func (s *Sweep) checkSearch() error {
+	p := s.Search
+	if len(s.Steps) > 0 || s.Finetune != nil || s.Distill != nil || s.Sensitivity != nil {
+		return fmt.Errorf("search: a search sweep has no steps, finetune budget, distill or sensitivity")
+	}
+	if len(p.MaxDrop) == 0 {
+		p.MaxDrop = []float64{search.DefaultOptions().MaxDrop}
+	}
+	seen := map[float64]bool{}
+	for _, b := range p.MaxDrop {
+		if seen[b] {
+			return fmt.Errorf("search: max_drop %g repeated", b)
+		}
+		seen[b] = true
+		if err := p.Options(b, 0).Check(); err != nil {
+			return fmt.Errorf("search: %v", err)
+		}
+	}
+	if p.Epochs < 0 || p.Trials < 0 {
+		return fmt.Errorf("search: epochs and trials must not be negative (0: the default)")
+	}
+	if s.Rows != "" && s.Rows != "max_drop" {
+		return fmt.Errorf("rows: a search sweep's rows are max_drop, not %q", s.Rows)
+	}
+	s.Rows = "max_drop"
+	return nil
+}
+
+// expandSensitivity writes a sensitivity sweep's one step: a method per
+// weight layer of a network of depth layers (per hidden layer for units),
+// over the plan's values.
+func (s *Sweep) expandSensitivity(depth int) error {
+	p := s.Sensitivity
+	if len(s.Steps) > 0 || s.Finetune != nil {
+		return fmt.Errorf("sensitivity: a sensitivity sweep has no steps and no finetune budget: they are generated")
+	}
+	def := search.DefaultSensitivity()
+	var vals []float64
+	switch p.Kind {
+	case "keep":
+		vals = def.Keeps
+	case "bits":
+		for _, b := range def.Bits {
+			vals = append(vals, float64(b))
+		}
+	case "units":
+		vals, depth = def.Units, depth-1
+	default:
+		return fmt.Errorf("sensitivity: kind %q unknown: want keep, bits or units", p.Kind)
+	}
+	if len(p.Values) > 0 {
+		vals = p.Values
+	}
+	if depth < 1 {
+		return fmt.Errorf("sensitivity: kind units needs a hidden layer")
+	}
+	key := search.SensitivityKey(p.Kind)
+	seq := &yaml.Node{Kind: yaml.SequenceNode, Line: s.line}
+	for _, v := range vals {
+		if p.Kind == "bits" && (v != math.Trunc(v) || v < 1 || v > 16) {
+			return fmt.Errorf("sensitivity: bits %g: want whole bits 1–16", v)
+		}
+		seq.Content = append(seq.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: strconv.FormatFloat(v, 'g', -1, 64), Line: s.line})
+	}
+	st := &Step{Grid: map[string]yaml.Node{key: *seq}, at: s.line}
+	for l := 1; l <= depth; l++ {
+		st.Methods = append(st.Methods, search.SensitivityMethod(p.Kind, model.WeightName(l)))
+	}
+	s.Steps = []*Step{st}
+	if s.Rows == "" {
+		s.Rows = key
+	}
+	return nil
+}
 
 // checkDistill validates a distillation sweep.
 func (s *Sweep) checkDistill() error {

@@ -250,6 +250,9 @@ func (s Study) Headline() []string {
 			distill = append(distill, fmt.Sprintf("%s: %s.", sec, d))
 			continue
 		}
+		if g.Sweep.Search != nil {
+			continue // searchFindings
+		}
 		ft := false
 		for _, c := range g.At {
 			ft = ft || c.Budget != ""

@@ -86,6 +86,10 @@ func renderSet(e *experiments.Experiment, recs []experiments.Record, man *experi
 		}
 		fmt.Fprintf(&body, "%s\n\n%s\n", g.MainCaption(seeds, hasNoRetrain(g)), g.MainTable())
 		fmt.Fprintf(&body, "Labels:\n\n%s\n", g.LegendTable())
+		if t := searchTable(recs, s.Name); t != "" {
+			body.WriteString(t)
+			tables.WriteString(fmt.Sprintf("### %d. %s: each search\n\n%s", i+1, s.Name, t))
+		}
 		for _, f := range st.SectionFindings(g) {
 			fmt.Fprintf(&body, "- %s\n", f)
 		}
@@ -129,7 +133,7 @@ func renderSet(e *experiments.Experiment, recs []experiments.Record, man *experi
 	return append(files,
 		outFile{CSVFile, CSV(cells)},
 		outFile{TablesFile, []byte("# Tables: " + e.Name + "\n\nEvery number of REPORT.md's tables, one table per quantity, and the per-layer breakdown of every cell.\n\n" + tables.String())},
-		outFile{ReportFile, []byte(header(e, recs) + st.findingsSection(e, cells, seeds) + setup(e, recs, st.UseVal) + body.String() + ProvenanceSection(man, recs, e))}), nil
+		outFile{ReportFile, []byte(header(e, recs) + st.findingsSection(e, cells, recs, seeds) + setup(e, recs, st.UseVal) + body.String() + ProvenanceSection(man, recs, e))}), nil
 }
 
 // plotSweep draws a sweep's plot and plotRobust the robustness plots;
@@ -172,6 +176,10 @@ func sweepCaption(n int, g Grid, f Figure, seeds int, control bool) string {
 func sweepSetup(g Grid, recs []experiments.Record) string {
 	s := g.Sweep
 	switch f := s.Finetune; {
+	case s.Search != nil:
+		return searchSetup(recs, s.Name)
+	case s.Sensitivity != nil:
+		return sensitivitySetup(s)
 	case s.Distill != nil:
 		d := s.Distill.Settings()
 		return fmt.Sprintf("Each row trains a student with the hidden widths k from the seed's baseline as teacher (loss α·T²·KL(teacher‖student) + (1−α)·CE, T = %g, α = %g) and the same student alone with the same seed and budget (%s). Δ is against the teacher.",
@@ -239,9 +247,16 @@ func setup(e *experiments.Experiment, recs []experiments.Record, useVal bool) st
 
 // findingsSection opens the report: the headline findings, how to read
 // their intervals, the article's formulas and the literature.
-func (s Study) findingsSection(e *experiments.Experiment, cells []Cell, seeds int) string {
+func (s Study) findingsSection(e *experiments.Experiment, cells []Cell, recs []experiments.Record, seeds int) string {
 	var b strings.Builder
 	b.WriteString("## Findings\n\n")
+	for i, sw := range e.Sweeps {
+		if sw.Search != nil {
+			for _, f := range searchFindings(recs, sw.Name, fmt.Sprintf("**%s** (§%d)", sw.Name, i+1)) {
+				fmt.Fprintf(&b, "- %s\n", f)
+			}
+		}
+	}
 	for _, f := range s.Headline() {
 		fmt.Fprintf(&b, "- %s\n", f)
 	}

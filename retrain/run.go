@@ -123,7 +123,12 @@ func Run(ck model.Checkpoint, cfg Config, train, val, test data.Set, hooks train
 	// activations are quantized stays so; nil when they are not).
 	cfg.Train.ActQuant = noRetrain.State.ActQuant
 	cfg.Train.LearnAct = cfg.Train.ActQuant != nil && LearnsActivations(cfg.Passes)
-	res, err := training.FineTune(ck.Params, cfg.Train, c, train, val, withAttack(cfg.Train, hooks))
+	var res training.TrainResult
+	if cfg.Train.Distill != nil { // soft targets from ck as given
+		res, err = training.FineTuneDistilled(ck.Params, ck.Meta.ActQuant, cfg.Train, c, train, val, withAttack(cfg.Train, hooks))
+	} else {
+		res, err = training.FineTune(ck.Params, cfg.Train, c, train, val, withAttack(cfg.Train, hooks))
+	}
 	if err != nil {
 		return model.Checkpoint{}, Record{}, err
 	}

@@ -3,6 +3,7 @@ package search
 import (
 	"bytes"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -96,18 +97,44 @@ func TestSearchStaysWithinBudget(t *testing.T) {
 		if drop > budget+1e-9 || drop != res.ValDropPP || res.Bytes != len(res.Packed) || res.Bytes >= res.FloatBytes {
 			t.Errorf("budget %g pp: the packed model loses %.2f pp (result says %.2f), %d bytes of %d", budget, drop, res.ValDropPP, res.Bytes, res.FloatBytes)
 		}
+		// the guard, recounted from the decoded model's answers
+		lost, gained := disagreements(rightOf(ck.Params, val, nil), rightOf(back.Params, val, back.Meta.ActQuant))
+		if lost-gained != base.Correct-got.Correct {
+			t.Errorf("budget %g: lost %d − gained %d ≠ the %d fewer correct", budget, lost, gained, base.Correct-got.Correct)
+		}
+		if se := pairedSEPP(lost, gained, val.Len()); math.Abs(se-res.ValSEPP) > 1e-9 || drop+o.Guard*se > budget+1e-9 {
+			t.Errorf("budget %g pp: the packed model loses %.2f pp with a standard error of %.3f pp (result says %.3f): beyond the budget at guard %g",
+				budget, drop, se, res.ValSEPP, o.Guard)
+		}
 		accepted := 0
 		for _, tr := range res.Trials {
 			if tr.Accepted {
 				accepted++
-				if tr.DropPP > budget+1e-9 {
-					t.Errorf("budget %g: trial %d accepted at %.2f pp", budget, tr.N, tr.DropPP)
+				if tr.DropPP+o.Guard*tr.SEPP > budget+1e-9 {
+					t.Errorf("budget %g: trial %d accepted at %.2f pp + %g × %.2f pp", budget, tr.N, tr.DropPP, o.Guard, tr.SEPP)
 				}
 			}
 		}
 		if accepted == 0 || len(res.Trials) > o.Trials {
 			t.Errorf("budget %g: %d trials, %d accepted", budget, len(res.Trials), accepted)
 		}
+	}
+}
+
+// TestPairedSE: the standard error of a paired accuracy difference from
+// McNemar's counts, against the sample variance of d ∈ {−1, 0, 1} worked
+// by hand; none when the two agree everywhere.
+func TestPairedSE(t *testing.T) {
+	// 3 lost, 1 gained of 100: d has mean −0.02 and E[d²] = 0.04, so the
+	// variance of the mean is (0.04 − 0.0004)/100
+	if got, want := pairedSEPP(3, 1, 100), 100*math.Sqrt((0.04-0.0004)/100); math.Abs(got-want) > 1e-12 {
+		t.Errorf("pairedSEPP(3, 1, 100) = %v, want %v", got, want)
+	}
+	if got := pairedSEPP(0, 0, 5000); got != 0 {
+		t.Errorf("no disagreement: SE %v, want 0", got)
+	}
+	if a, b := pairedSEPP(40, 10, 5000), pairedSEPP(70, 40, 5000); !(b > a) {
+		t.Errorf("more disagreement at the same net loss must widen the error: %v then %v", a, b)
 	}
 }
 
@@ -122,6 +149,10 @@ func TestRecipeReproducesBytes(t *testing.T) {
 	}
 	cfg := retrain.DefaultTrain()
 	cfg.Epochs, cfg.LR, cfg.Seed, cfg.Batch = res.Train.Epochs, res.Train.LR, res.Train.Seed, res.Train.Batch
+	cfg.Schedule, cfg.Distill = res.Train.Schedule, res.Train.Distill
+	if cfg.Distill == nil {
+		t.Fatal("the default search distils, but the result's training config has no distillation")
+	}
 	cfg.Layers = []int{model.DefaultHidden}
 	if err := retrain.Check(res.Specs); err != nil {
 		t.Fatal(err)

@@ -60,6 +60,39 @@ func (o SensitivityOptions) Check() error {
 	return nil
 }
 
+// SensitivityMethod is the pass spec, without its value, that compresses
+// weight layer w alone for a sweep of kind keep (magnitude pruning), bits
+// (symmetric per-channel quantization) or units (neuron pruning of the
+// layer's outputs); the value goes in key SensitivityKey(kind).
+func SensitivityMethod(kind, w string) string {
+	switch kind {
+	case "keep":
+		return "prune:layers=" + w
+	case "bits":
+		return "quantize:granularity=channel,layers=" + w
+	case "units":
+		return "prune:method=neuron,layers=" + w
+	}
+	panic("search: unknown sensitivity kind " + kind)
+}
+
+// SensitivityKey is the spec key a sensitivity kind's values go in.
+func SensitivityKey(kind string) string {
+	if kind == "bits" {
+		return "bits"
+	}
+	return "keep"
+}
+
+// SensitivitySpec is SensitivityMethod with the value v.
+func SensitivitySpec(kind, w string, v float64) string {
+	val := num(v)
+	if kind == "bits" {
+		val = strconv.Itoa(int(v))
+	}
+	return SensitivityMethod(kind, w) + "," + SensitivityKey(kind) + "=" + val
+}
+
 // Point is one layer compressed one way, the rest untouched, on the
 // validation split.
 type Point struct {
@@ -115,12 +148,13 @@ func Sensitivity(ck model.Checkpoint, val data.Set, opt SensitivityOptions) (Sen
 		values []float64
 		spec   func(layer string, v float64) string
 	}
+	spec := func(kind string) func(string, float64) string {
+		return func(w string, v float64) string { return SensitivitySpec(kind, w, v) }
+	}
 	sweeps := []sweep{
-		{"keep", depth, opt.Keeps, func(w string, v float64) string { return "prune:keep=" + num(v) + ",layers=" + w }},
-		{"bits", depth, ints(opt.Bits), func(w string, v float64) string {
-			return fmt.Sprintf("quantize:bits=%d,granularity=channel,layers=%s", int(v), w)
-		}},
-		{"units", depth - 1, opt.Units, func(w string, v float64) string { return "prune:method=neuron,keep=" + num(v) + ",layers=" + w }},
+		{"keep", depth, opt.Keeps, spec("keep")},
+		{"bits", depth, ints(opt.Bits), spec("bits")},
+		{"units", depth - 1, opt.Units, spec("units")},
 	}
 	for _, s := range sweeps {
 		for l := 1; l <= s.layers; l++ {

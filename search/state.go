@@ -19,7 +19,7 @@ import (
 
 // stateVersion names the state layout and the search's definition (its
 // ladders and rules): a state of another version is not resumed.
-const stateVersion = "mnistc-search/1"
+const stateVersion = "mnistc-search/2"
 
 // state is what makes a search resumable: every trial so far and the bytes
 // each step was estimated to save, written atomically to
@@ -161,7 +161,10 @@ func stateKey(ck model.Checkpoint, train, val data.Set, opt Options) string {
 		h.Write(s.Y)
 	}
 	binary.Write(h, binary.LittleEndian, val.X)
-	fmt.Fprintf(h, "\n%v %d %d %v %q %d\n", math.Float64bits(opt.MaxDrop), opt.Seed, opt.Epochs, math.Float64bits(opt.LR), opt.Schedule, opt.Batch)
+	fmt.Fprintf(h, "\n%v %d %d %v %q %d %v\n", math.Float64bits(opt.MaxDrop), opt.Seed, opt.Epochs, math.Float64bits(opt.LR), opt.Schedule, opt.Batch, math.Float64bits(opt.Guard))
 	fmt.Fprintf(h, "%v %v %v %v\n", keepLadder, bitsLadder, unitsLadder, biasLadder)
+	if d := opt.Distill; d != nil {
+		fmt.Fprintf(h, "distill %v %v %v\n", math.Float64bits(d.Temperature), math.Float64bits(d.Alpha), d.Shifted)
+	}
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }

@@ -1,6 +1,7 @@
 package training
 
 import (
+	"fmt"
 	"math/rand"
 
 	"mnistc/data"
@@ -58,6 +59,9 @@ type Learner interface {
 // c held from the first step (the article's §4 flow: the compression
 // "layers" are in the model while it trains).
 func TrainConstrained(cfg model.TrainConfig, c Constraint, train, val data.Set, hooks Hooks) (TrainResult, error) {
+	if cfg.Distill != nil {
+		return TrainResult{}, fmt.Errorf("distillation settings without a teacher: a network trained from scratch has none to distil from")
+	}
 	cfg, err := begin(cfg, train, val)
 	if err != nil {
 		return TrainResult{}, err
@@ -85,6 +89,9 @@ func constrainStart(p *model.Params, c Constraint) *model.Params {
 // comes from start) under the constraint c (nil: plain fine-tuning) and
 // returns the projected weights: what the constraint allows.
 func FineTune(start model.Params, cfg model.TrainConfig, c Constraint, train, val data.Set, hooks Hooks) (TrainResult, error) {
+	if cfg.Distill != nil {
+		return TrainResult{}, fmt.Errorf("distillation settings without a teacher: see FineTuneDistilled")
+	}
 	if err := start.CheckData(train.Inputs(), train.Classes()); err != nil {
 		return TrainResult{}, err
 	}
@@ -97,6 +104,43 @@ func FineTune(start model.Params, cfg model.TrainConfig, c Constraint, train, va
 	shadow := constrainStart(&p, c)
 	rng := rand.New(rand.NewSource(cfg.Seed))
 	res, err := fitWith(&p, fitOpts{shadow: shadow, c: c}, cfg, train, val, rng, hooks)
+	res.Params = p
+	return res, err
+}
+
+// FineTuneDistilled is FineTune with the loss of cfg.Distill: soft targets
+// from start itself as given, the uncompressed network, evaluated with its
+// activation quantizer startAQ (nil: none), so the compressed network
+// learns to answer as the network it came from (self-distillation in the
+// loop, as Polino et al. 2018 and Mishra & Marr's Apprentice do for
+// quantization). cfg.Jitter and cfg.Distill.Shifted act as in
+// TrainDistilled.
+func FineTuneDistilled(start model.Params, startAQ *model.ActQuant, cfg model.TrainConfig, c Constraint, train, val data.Set, hooks Hooks) (TrainResult, error) {
+	if cfg.Distill == nil {
+		return TrainResult{}, fmt.Errorf("no distillation settings")
+	}
+	if err := cfg.Distill.Validate(); err != nil {
+		return TrainResult{}, err
+	}
+	if err := start.CheckData(train.Inputs(), train.Classes()); err != nil {
+		return TrainResult{}, err
+	}
+	cfg.Layers = start.Hidden()
+	cfg, err := begin(cfg, train, val)
+	if err != nil {
+		return TrainResult{}, err
+	}
+	teacher := start.Clone() // the weights the student starts from move; the teacher's do not
+	o := fitOpts{}
+	if cfg.Distill.Shifted && (cfg.Jitter > 0 || cfg.Adversarial != nil) {
+		o.teacher = &teacherNet{p: teacher, aq: startAQ, T: cfg.Distill.Temperature}
+	} else {
+		o.soft, o.negEnt = SoftTargets(teacher, startAQ, train, cfg.Distill.Temperature)
+	}
+	p := start.Clone()
+	o.shadow, o.c = constrainStart(&p, c), c
+	rng := rand.New(rand.NewSource(cfg.Seed))
+	res, err := fitWith(&p, o, cfg, train, val, rng, hooks)
 	res.Params = p
 	return res, err
 }

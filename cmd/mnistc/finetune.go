@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 
@@ -11,7 +12,7 @@ import (
 
 func runFinetune(args []string, stdout, stderr io.Writer) error {
 	cfg := retrain.DefaultTrain()
-	fs := newFlags("finetune", "finetune --model IN.npz --pass SPEC [--pass SPEC ...] [--epochs N] [--lr X] [--schedule cosine] [--batch N] [--seed N] [--adversarial fgsm|pgd --adv-eps E] --out OUT.npz [--json]", stdout)
+	fs := newFlags("finetune", "finetune --model IN.npz --pass SPEC [--pass SPEC ...] [--epochs N] [--lr X] [--schedule cosine] [--batch N] [--seed N] [--distill [--temperature 2] [--alpha 0.5]] [--adversarial fgsm|pgd --adv-eps E] --out OUT.npz [--json]", stdout)
 	var d dataFlags
 	d.register(fs, true)
 	in := fs.String("model", "", "trained checkpoint to fine-tune (.npz)")
@@ -25,6 +26,10 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&cfg.LR, "lr", 0, "Adam learning rate (> 0; default 1e-3 with a prune pass, else 3e-4 with quantization to ≤ 4 bits or ternary, else 1e-4: measured, see README)")
 	fs.Int64Var(&cfg.Seed, "seed", cfg.Seed, "seed for shuffling")
 	fs.StringVar(&cfg.Schedule, "schedule", "", "learning-rate schedule: constant or cosine (annealed to 0 over the run); default cosine with quantization to ≤ 4 bits or ternary and no prune pass, else constant")
+	distill := fs.Bool("distill", false, "distil from the input model as it is given: its soft targets at --temperature, weighted by --alpha, beside the labels (self-distillation in the loop; mnistc search's default)")
+	kd := model.Distill{Temperature: 2, Alpha: 0.5}
+	fs.Float64Var(&kd.Temperature, "temperature", kd.Temperature, "--distill: softmax temperature T of the soft targets (0 < T ≤ 100)")
+	fs.Float64Var(&kd.Alpha, "alpha", kd.Alpha, "--distill: weight α of the soft-target term (0 ≤ α ≤ 1)")
 	var adv model.Adversarial
 	fs.StringVar(&adv.Attack, "adversarial", "", "adversarial fine-tuning: fgsm or pgd examples, crafted against the weights of each step, replace --adv-mix of every batch")
 	fs.Float64Var(&adv.Eps, "adv-eps", 0.1, "--adversarial: L∞ radius ε on pixels in [0, 1]")
@@ -56,6 +61,17 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 	}
 	if adv.Attack != "" {
 		cfg.Adversarial = &adv
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if (given["temperature"] || given["alpha"]) && !*distill {
+		return usagef("--temperature and --alpha set the distillation of --distill, which is not given")
+	}
+	if *distill {
+		if err := kd.Validate(); err != nil {
+			return usagef("--%v", err)
+		}
+		cfg.Distill = &kd
 	}
 	cfg.Layers = []int{model.DefaultHidden} // checked here; the checkpoint's layers are used
 	if err := cfg.Validate(); err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -34,16 +35,21 @@ type searchOutput struct {
 
 func runSearch(args []string, stdout, stderr io.Writer) error {
 	opt := search.DefaultOptions()
-	fs := newFlags("search", "search --model M.npz --out S.mnc [--max-drop 0.5] [--seed N] [--epochs N] [--trials N] [--state DIR] [--lr X] [--schedule cosine] [--val N] [--limit N] [--data DIR] [--json] [--quiet]", stdout)
+	fs := newFlags("search", "search --model M.npz --out S.mnc [--max-drop 0.5] [--guard 1] [--seed N] [--epochs N] [--trials N] [--state DIR] [--lr X] [--schedule cosine] [--distill=false|--temperature 2 --alpha 0.5] [--val N] [--limit N] [--data DIR] [--json] [--quiet]", stdout)
 	dataDir := fs.String("data", "", "folder with the four MNIST IDX .gz files (default: the copy shipped in the GoMNIST module)")
 	in := fs.String("model", "", "trained checkpoint to compress (.npz)")
 	out := fs.String("out", "", "packed model to write (.mnc); the recipe goes next to it as .recipe.json")
 	fs.Float64Var(&opt.MaxDrop, "max-drop", opt.MaxDrop, "budget: the most validation accuracy, in percentage points, the result may lose against --model's")
+	fs.Float64Var(&opt.Guard, "guard", opt.Guard, "a trial is within the budget when its validation drop plus this many standard errors of the paired difference is (0: the drop as measured; see README)")
 	fs.Int64Var(&opt.Seed, "seed", opt.Seed, "seed of every fine-tuning run")
 	fs.IntVar(&opt.Epochs, "epochs", opt.Epochs, "fine-tuning epochs per trial")
 	fs.IntVar(&opt.Trials, "trials", opt.Trials, "most fine-tuning runs in all (a resumed search's earlier ones count)")
 	fs.Float64Var(&opt.LR, "lr", 0, "fine-tuning learning rate (default: finetune's for the recipe: 1e-3 when it prunes)")
 	fs.StringVar(&opt.Schedule, "schedule", "", "fine-tuning learning-rate schedule, constant or cosine (default: finetune's for the recipe)")
+	distill := fs.Bool("distill", true, "fine-tune every trial on the input model's soft targets beside the labels (finetune --distill); --distill=false: labels alone")
+	kd := *opt.Distill
+	fs.Float64Var(&kd.Temperature, "temperature", kd.Temperature, "--distill: softmax temperature T of the soft targets (0 < T ≤ 100)")
+	fs.Float64Var(&kd.Alpha, "alpha", kd.Alpha, "--distill: weight α of the soft-target term (0 ≤ α ≤ 1)")
 	state := fs.String("state", "", "`DIR` for the resumable state (default: --out without .mnc, plus .search)")
 	val := fs.Int("val", -1, "validation split: the last `N` of the training images used; default: the checkpoint's own split, else 5000")
 	limit := fs.Int("limit", -1, "use only the first `N` training images before the split; default: the checkpoint's own split, else all")
@@ -54,6 +60,15 @@ func runSearch(args []string, stdout, stderr io.Writer) error {
 	}
 	if *in == "" {
 		return usagef("--model is required")
+	}
+	opt.Distill = &kd
+	if !*distill {
+		given := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+		if given["temperature"] || given["alpha"] {
+			return usagef("--temperature and --alpha set the distillation that --distill=false turns off")
+		}
+		opt.Distill = nil
 	}
 	if err := checkOut("out", *out, ".mnc"); err != nil {
 		return err
@@ -145,8 +160,8 @@ func runSearch(args []string, stdout, stderr io.Writer) error {
 		return printJSON(stdout, o)
 	}
 	fmt.Fprintf(stdout, "%s: %s, %d bytes, %s the %d bytes of float32 parameters of %s\n", *out, res.Arch, res.Bytes, ratioText(res.Ratio), res.FloatBytes, *in)
-	fmt.Fprintf(stdout, "validation %.4f (input %.4f: %+.2f pp, budget −%.2f pp); test %.4f (input %.4f: %+.2f pp)\n",
-		res.ValAccuracy, res.BaseValAccuracy, -res.ValDropPP, res.MaxDropPP, o.TestAccuracy, o.BaseTestAccuracy, -o.TestDropPP)
+	fmt.Fprintf(stdout, "validation %.4f (input %.4f: %+.2f ± %.2f pp, budget −%.2f pp with %g SE); test %.4f (input %.4f: %+.2f pp)\n",
+		res.ValAccuracy, res.BaseValAccuracy, -res.ValDropPP, res.ValSEPP, res.MaxDropPP, res.Guard, o.TestAccuracy, o.BaseTestAccuracy, -o.TestDropPP)
 	accepted := 0
 	for _, t := range res.Trials {
 		if t.Accepted {
@@ -197,6 +212,9 @@ func recipeCommands(in, out string, d dataFlags, res search.Result) []string {
 		"--batch", strconv.Itoa(res.Train.Batch), "--seed", strconv.FormatInt(res.Train.Seed, 10))
 	if res.Train.Schedule != "" {
 		ft = append(ft, "--schedule", res.Train.Schedule)
+	}
+	if kd := res.Train.Distill; kd != nil {
+		ft = append(ft, "--distill", "--temperature", strconv.FormatFloat(kd.Temperature, 'g', -1, 64), "--alpha", strconv.FormatFloat(kd.Alpha, 'g', -1, 64))
 	}
 	if d.val != 5000 {
 		ft = append(ft, "--val", strconv.Itoa(d.val))
