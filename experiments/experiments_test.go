@@ -3,6 +3,7 @@ package experiments
 import (
 	"context"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -16,6 +17,7 @@ import (
 	"mnistc/data"
 	"mnistc/mnc"
 	"mnistc/model"
+	"mnistc/search"
 	"mnistc/training"
 )
 
@@ -567,5 +569,75 @@ func TestLeNet300ExperimentParses(t *testing.T) {
 	bad := strings.Replace(string(e.Raw()), "compare: deep-compression", "compare: nowhere", 1)
 	if _, err := Parse("l.yaml", []byte(bad)); err == nil || !strings.Contains(err.Error(), `compare "nowhere": not a sweep`) {
 		t.Errorf("a reference to no sweep: %v", err)
+	}
+}
+
+// TestSearchAndSensitivityCells: a search sweep runs mnistc search per
+// seed and budget — its record is the search's own result (file bytes,
+// validation drop within the budget with the guard, recipe), the state
+// folder is gone once the cell is done — and a sensitivity sweep expands
+// to one method per layer whose cells are the passes of search.Sensitivity.
+func TestSearchAndSensitivityCells(t *testing.T) {
+	text := `name: se
+train: {epochs: 1, hidden: 32, limit: 2500, val: 500}
+seeds: [1]
+sweeps:
+  - name: search
+    search: {max_drop: [2], epochs: 1, trials: 3}
+  - name: sens
+    sensitivity: {kind: keep, values: [0.5, 0.1]}
+  - name: sens-units
+    sensitivity: {kind: units, values: [0.5]}
+`
+	e, err := Parse("se.yaml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := e.Sweeps[1].Steps[0].Methods; !reflect.DeepEqual(got, []string{search.SensitivityMethod("keep", "w1"), search.SensitivityMethod("keep", "w2")}) || e.Sweeps[1].Rows != "keep" {
+		t.Fatalf("sensitivity keep expands to %q, rows %q", got, e.Sweeps[1].Rows)
+	}
+	if got := e.Sweeps[2].Steps[0].Methods; len(got) != 1 {
+		t.Fatalf("units on one hidden layer: %q", got)
+	}
+	out := t.TempDir()
+	sum, err := Run(context.Background(), e, options(t, out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Records) != 1+4+1 {
+		t.Fatalf("%d records, want 6", len(sum.Records))
+	}
+	var s Record
+	for _, r := range sum.Records {
+		if r.Sweep == "search" {
+			s = r
+		}
+		if r.Sweep == "sens" && (len(r.Cell.Specs) != 1 || !strings.Contains(r.Cell.Specs[0], "keep=")) {
+			t.Errorf("sensitivity cell %q", r.Cell.Specs)
+		}
+	}
+	o := s.Search
+	if o == nil || s.Packed == nil || s.Finetune.Kind != "search" || o.Trials < 1 || o.Trials > 3 || o.ValDropPP+o.Guard*o.ValSEPP > 2+1e-9 ||
+		s.Packed.Bytes >= 4*s.Total().Sizes[0]*32 || s.Total().AccBefore != s.Baseline.TestAccuracy || len(o.Specs) == 0 ||
+		s.Finetune.Train.Distill == nil || s.Finetune.Train.Seed != 1 {
+		t.Fatalf("search record: %+v, outcome %+v, packed %+v", s.Finetune, o, s.Packed)
+	}
+	if math.Abs(100*(s.ValAccuracy-s.Baseline.ValAccuracy)+o.ValDropPP) > 1e-9 {
+		t.Errorf("validation: %.4f against the baseline's %.4f, but the search says a drop of %.2f pp", s.ValAccuracy, s.Baseline.ValAccuracy, o.ValDropPP)
+	}
+	if _, err := os.Stat(filepath.Join(out, searchStateDir)); err == nil {
+		t.Errorf("the search state folder %s is left behind", searchStateDir)
+	}
+	for _, bad := range []string{
+		strings.Replace(text, "max_drop: [2]", "max_drop: [2, 2]", 1),
+		strings.Replace(text, "max_drop: [2]", "max_drop: [-1]", 1),
+		strings.Replace(text, "epochs: 1, trials: 3", "epochs: 1, guard: -1", 1),
+		strings.Replace(text, "kind: keep", "kind: colour", 1),
+		strings.Replace(text, "values: [0.5, 0.1]", "values: [0.5, 0]", 1),
+		strings.Replace(text, "kind: units, values: [0.5]", "kind: bits, values: [2.5]", 1),
+	} {
+		if _, err := Parse("bad.yaml", []byte(bad)); err == nil {
+			t.Errorf("accepted:\n%s", bad)
+		}
 	}
 }

@@ -95,3 +95,53 @@ func TestDistilledStudentLearns(t *testing.T) {
 	}
 	t.Logf("784-16-10, one epoch on 6,000 images: distilled %.4f, alone %.4f", r.Accuracy, model.Evaluate(alone.Params, test, nil).Accuracy)
 }
+
+// TestFineTuneDistilled: self-distillation in the loop with α = 0 is plain
+// fine-tuning, weight for weight (the soft-target term weighs nothing);
+// with α > 0 it trains another network; the starting network is never
+// changed (it is the teacher); settings without a teacher are refused.
+func TestFineTuneDistilled(t *testing.T) {
+	start := smallTrained(t).Params
+	keep := start.Clone()
+	train, _ := realMNIST(t)
+	tr, va := train.Slice(0, 2000), train.Slice(2000, 2300)
+	cfg := model.DefaultTrainConfig()
+	cfg.Epochs, cfg.Seed = 1, 3
+	plain, err := FineTune(start, cfg, nil, tr, va, Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Distill = &model.Distill{Temperature: 2, Alpha: 0}
+	zero, err := FineTuneDistilled(start, nil, cfg, nil, tr, va, Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Distill = &model.Distill{Temperature: 2, Alpha: 0.5}
+	half, err := FineTuneDistilled(start, nil, cfg, nil, tr, va, Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	same, differ := true, false
+	for k, w := range plain.Params.Tensors() {
+		for i, x := range w.Data {
+			same = same && zero.Params.Tensors()[k].Data[i] == x
+			differ = differ || half.Params.Tensors()[k].Data[i] != x
+		}
+	}
+	if !same {
+		t.Error("α = 0: the weights differ from plain fine-tuning")
+	}
+	if !differ {
+		t.Error("α = 0.5: the weights equal plain fine-tuning's: the soft targets did nothing")
+	}
+	for k, w := range keep.Tensors() {
+		for i, x := range w.Data {
+			if start.Tensors()[k].Data[i] != x {
+				t.Fatalf("the starting network (the teacher) was changed: %s[%d]", w.Name, i)
+			}
+		}
+	}
+	if _, err := FineTune(start, cfg, nil, tr, va, Hooks{}); err == nil {
+		t.Error("FineTune with distillation settings and no teacher: no error")
+	}
+}
