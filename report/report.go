@@ -250,11 +250,21 @@ func setup(e *experiments.Experiment, recs []experiments.Record, useVal bool) st
 func (s Study) findingsSection(e *experiments.Experiment, cells []Cell, recs []experiments.Record, seeds int) string {
 	var b strings.Builder
 	b.WriteString("## Findings\n\n")
+	first, firstSec := "", ""
 	for i, sw := range e.Sweeps {
-		if sw.Search != nil {
-			for _, f := range searchFindings(recs, sw.Name, fmt.Sprintf("**%s** (§%d)", sw.Name, i+1)) {
-				fmt.Fprintf(&b, "- %s\n", f)
-			}
+		if sw.Search == nil {
+			continue
+		}
+		sec := fmt.Sprintf("**%s** (§%d)", sw.Name, i+1)
+		for _, f := range searchFindings(recs, sw.Name, sec) {
+			fmt.Fprintf(&b, "- %s\n", f)
+		}
+		if first == "" {
+			first, firstSec = sw.Name, sec
+			continue
+		}
+		for _, f := range searchVersus(recs, sw.Name, first, sec, firstSec) {
+			fmt.Fprintf(&b, "- %s\n", f)
 		}
 	}
 	for _, f := range s.Headline() {

@@ -109,3 +109,33 @@ func sensitivitySetup(s *experiments.Sweep) string {
 		"units": "cut to the row's share of its hidden units (neuron pruning)"}[s.Sensitivity.Kind]
 	return fmt.Sprintf("Distiller's sensitivity analysis: each column is one layer %s alone, the rest untouched, no retraining. The table gives test accuracy as everywhere; `mnistc search` reads the same analysis on the validation split (results.csv's val_accuracy, and `mnistc sensitivity`).", what)
 }
+
+// searchVersus compares a search sweep with an earlier one (ref), paired
+// by seed at each budget both ran: the bytes the file gains and the test
+// accuracy it gains, with the interval of the latter.
+func searchVersus(recs []experiments.Record, sweep, ref, sec, refSec string) []string {
+	refBy := map[[2]float64]experiments.Record{}
+	for _, s := range searchRunsOf(recs, ref) {
+		for _, r := range s.recs {
+			refBy[[2]float64{s.maxDrop, float64(r.Seed)}] = r
+		}
+	}
+	var out []string
+	for _, s := range searchRunsOf(recs, sweep) {
+		var dBytes, dAcc []float64
+		for _, r := range s.recs {
+			q, ok := refBy[[2]float64{s.maxDrop, float64(r.Seed)}]
+			if !ok {
+				continue
+			}
+			dBytes = append(dBytes, float64(r.Packed.Bytes-q.Packed.Bytes))
+			dAcc = append(dAcc, r.Total().DeltaPP-q.Total().DeltaPP)
+		}
+		if len(dAcc) == 0 {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s against %s at %g pp, paired by seed: %+.0f bytes (%s), test accuracy %s.",
+			sec, refSec, s.maxDrop, stat(dBytes).Mean, spanText(dBytes, "%+.0f"), diffOf(dAcc)))
+	}
+	return out
+}
