@@ -8,9 +8,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"testing"
+
+	"golang.org/x/sys/cpu"
 
 	"mnistc/compress"
 	"mnistc/data"
@@ -22,6 +25,16 @@ import (
 
 // scriptDir is scripts/onnx, where run.mjs and its node_modules live.
 var scriptDir = filepath.Join("..", "scripts", "onnx")
+
+// ortSaturates reports whether ONNX Runtime's fused integer kernels are
+// inexact on this CPU: on x86-64 without VNNI its u8×s8 MatMul uses
+// VPMADDUBSW, whose int16 sum of two products saturates (ONNX Runtime's
+// documented caveat for U8S8 on AVX2). Measured on such a CPU (AMD EPYC,
+// AVX2 only): 109 of 10,000 predictions of the 8-bit per-channel network
+// move with the QDQ nodes fused, 0 unfused; on AVX-512 VNNI 0–2 fused.
+// There the check runs the QDQ graph unfused (what the export means),
+// and logs the fused count.
+var ortSaturates = runtime.GOARCH == "amd64" && !cpu.X86.HasAVX512VNNI && !cpu.X86.HasAVXVNNI
 
 // haveORT reports whether node and onnxruntime-node are installed. In CI
 // (CI=true) their absence fails the test instead: scripts/setup.sh
@@ -287,10 +300,16 @@ func TestONNXRuntimeAgrees(t *testing.T) {
 				ours = predictions(net.Forward(fx.test.X, n), classes)
 			}
 			var disable []string
-			if c.exact {
+			switch {
+			case c.exact:
 				disable = []string{"--disable", "WeightBiasQuantization"}
 				if r := runORT(t, path, fx.images, fx.test.Inputs(), 0); len(r.pred) == n {
 					t.Logf("with ONNX Runtime's defaults (weights re-quantized): %d predictions differ", diffCount(ours, r.pred))
+				}
+			case ortSaturates && c.bound > 0:
+				disable = []string{"--disable", "QDQSelectorActionTransformer"}
+				if r := runORT(t, path, fx.images, fx.test.Inputs(), 0); len(r.pred) == n {
+					t.Logf("with the QDQ nodes fused into ONNX Runtime's integer kernels (this CPU has no VNNI): %d predictions differ", diffCount(ours, r.pred))
 				}
 			}
 			r := runORT(t, path, fx.images, fx.test.Inputs(), 0, disable...)
