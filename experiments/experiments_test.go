@@ -586,6 +586,8 @@ sweeps:
     search: {max_drop: [2], epochs: 1, trials: 3}
   - name: sens
     sensitivity: {kind: keep, values: [0.5, 0.1]}
+  - name: none-fits
+    search: {max_drop: [0], guard: 10, epochs: 1, trials: 2}
   - name: sens-units
     sensitivity: {kind: units, values: [0.5]}
 `
@@ -596,7 +598,7 @@ sweeps:
 	if got := e.Sweeps[1].Steps[0].Methods; !reflect.DeepEqual(got, []string{search.SensitivityMethod("keep", "w1"), search.SensitivityMethod("keep", "w2")}) || e.Sweeps[1].Rows != "keep" {
 		t.Fatalf("sensitivity keep expands to %q, rows %q", got, e.Sweeps[1].Rows)
 	}
-	if got := e.Sweeps[2].Steps[0].Methods; len(got) != 1 {
+	if got := e.Sweeps[3].Steps[0].Methods; len(got) != 1 {
 		t.Fatalf("units on one hidden layer: %q", got)
 	}
 	out := t.TempDir()
@@ -604,13 +606,17 @@ sweeps:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(sum.Records) != 1+4+1 {
-		t.Fatalf("%d records, want 6", len(sum.Records))
+	if len(sum.Records) != 1+4+1+1 {
+		t.Fatalf("%d records, want 7", len(sum.Records))
 	}
 	var s Record
 	for _, r := range sum.Records {
 		if r.Sweep == "search" {
 			s = r
+		}
+		if r.Sweep == "none-fits" && (r.Search == nil || !strings.HasPrefix(r.Search.Recipe, "nothing fits") ||
+			r.Total().CorrectAfter != r.Baseline.TestCorrect || r.Packed == nil || r.ValAccuracy != r.Baseline.ValAccuracy) {
+			t.Errorf("a search with nothing within its budget: %+v, total %+v", r.Search, r.Total())
 		}
 		if r.Sweep == "sens" && (len(r.Cell.Specs) != 1 || !strings.Contains(r.Cell.Specs[0], "keep=")) {
 			t.Errorf("sensitivity cell %q", r.Cell.Specs)
@@ -634,6 +640,8 @@ sweeps:
 		strings.Replace(text, "epochs: 1, trials: 3", "epochs: 1, guard: -1", 1),
 		strings.Replace(text, "kind: keep", "kind: colour", 1),
 		strings.Replace(text, "values: [0.5, 0.1]", "values: [0.5, 0]", 1),
+		strings.Replace(text, "values: [0.5, 0.1]", "values: []", 1),
+		strings.Replace(text, "sensitivity: {kind: keep, values: [0.5, 0.1]}", "sensitivity: {kind: keep}\n    distill: {hidden: [8]}", 1),
 		strings.Replace(text, "kind: units, values: [0.5]", "kind: bits, values: [2.5]", 1),
 	} {
 		if _, err := Parse("bad.yaml", []byte(bad)); err == nil {

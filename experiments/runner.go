@@ -253,6 +253,7 @@ func Run(ctx context.Context, e *Experiment, opt Options) (Summary, error) {
 	}
 	cellStart := time.Now()
 	recs, err := runJobs(ctx, todo, logPath, train, val, test, opt, sum.Skipped, len(jobs))
+	os.Remove(filepath.Join(opt.Out, searchStateDir)) // gone when no search is left unfinished
 	sum.CellSeconds = time.Since(cellStart).Seconds()
 	sum.Ran = len(recs)
 	for _, r := range recs {
@@ -364,6 +365,11 @@ func runJobs(ctx context.Context, todo []job, logPath string, train, val, test d
 		if err := app.add(r); err != nil {
 			firstErr = fmt.Errorf("append %s: %w", logPath, err)
 			continue
+		}
+		if r.Search != nil { // logged: a rerun will not need the search's state
+			if err := os.RemoveAll(filepath.Join(filepath.Dir(logPath), searchStateDir, r.Key)); err != nil && firstErr == nil {
+				firstErr = err
+			}
 		}
 		recs = append(recs, r)
 		if opt.Progress != nil {
@@ -590,6 +596,34 @@ func studentCell(j job, train, val, test data.Set, teacher model.Result) (Record
 	return r, nil
 }
 
+// nothingFits records a search that found no recipe within its budget:
+// its answer is the baseline itself, uncompressed (packed as it is), so
+// the sweep completes and the report shows it rather than failing on
+// every rerun.
+func nothingFits(j job, test data.Set, before model.Result, opt search.Options) (Record, error) {
+	r := j.rec
+	ck := *j.ck
+	var err error
+	train := r.Train
+	if ck.Meta.Train != nil {
+		train = *ck.Meta.Train
+	}
+	if r.Packed, err = pack(ck.Params, ck.Meta.ActQuant, train, nil, 4*ck.Params.Count()); err != nil {
+		return Record{}, err
+	}
+	ts := compress.Measure(compress.State{Params: ck.Params})
+	_, size, bpw := compress.Totals(ts)
+	r.Steps = []compress.Record{{Pass: "total", Spec: "none", Params: map[string]string{}, AccBefore: before.Accuracy, AccAfter: before.Accuracy,
+		CorrectAfter: before.Correct, LossAfter: before.Loss, Sizes: ck.Params.Sizes(), Tensors: ts, SizeBytes: size, Ratio: 1, BitsPerWeight: bpw}}
+	r.ValAccuracy = r.Baseline.ValAccuracy
+	if r.Robust, err = j.re.eval(ck.Params, ck.Meta.ActQuant, test); err != nil {
+		return Record{}, err
+	}
+	r.Finetune = &FinetuneResult{Kind: "search", Train: train}
+	r.Search = &SearchOutcome{Recipe: "nothing fits the budget: the baseline as it is", MaxDropPP: opt.MaxDrop, Guard: opt.Guard}
+	return r, nil
+}
+
 // searchStateDir is the folder, inside the results folder, that holds
 // unfinished search cells' states: a killed sweep resumes them.
 const searchStateDir = ".search"
@@ -606,6 +640,9 @@ func searchCell(j job, train, val, test data.Set, before model.Result) (Record, 
 	opt := j.search.Options(maxDrop, r.Seed)
 	opt.StateDir = j.state
 	res, err := search.Run(*j.ck, train, val, opt)
+	if errors.Is(err, search.ErrNothingFits) {
+		return nothingFits(j, test, before, opt)
+	}
 	if err != nil {
 		return Record{}, fmt.Errorf("seed %d, %v: %w", r.Seed, r.Cell.Specs, err)
 	}
@@ -634,11 +671,7 @@ func searchCell(j job, train, val, test data.Set, before model.Result) (Record, 
 	r.Finetune = &FinetuneResult{Kind: "search", Train: res.Train, Seconds: res.TrialSeconds}
 	r.Search = &SearchOutcome{Recipe: res.Recipe.String(), Specs: res.Specs, MaxDropPP: res.MaxDropPP, Guard: res.Guard,
 		ValDropPP: res.ValDropPP, ValSEPP: res.ValSEPP, Trials: len(res.Trials), Accepted: accepted, Seconds: res.Seconds}
-	if err := os.RemoveAll(j.state); err != nil {
-		return Record{}, err
-	}
-	os.Remove(filepath.Dir(j.state)) // when no other search is under way
-	return r, nil
+	return r, nil // its state goes once the record is logged (runJobs)
 }
 
 // cellKey hashes everything that determines a cell's numbers. A kind is

@@ -834,8 +834,8 @@ func (s *Sweep) checkSearch() error {
 			return fmt.Errorf("search: max_drop %g repeated", b)
 		}
 		seen[b] = true
-		if err := p.Options(b, 0).Check(); err != nil {
-			return fmt.Errorf("search: %v", err)
+		if err := p.Options(b, 0).Check(); err != nil { // Check names flags: max-drop is max_drop here
+			return fmt.Errorf("search: %s", strings.Replace(err.Error(), "max-drop", "max_drop", 1))
 		}
 	}
 	if p.Epochs < 0 || p.Trials < 0 {
@@ -870,6 +870,9 @@ func (s *Sweep) expandSensitivity(depth int) error {
 	default:
 		return fmt.Errorf("sensitivity: kind %q unknown: want keep, bits or units", p.Kind)
 	}
+	if p.Values != nil && len(p.Values) == 0 {
+		return fmt.Errorf("sensitivity: values: empty list (leave it out for the defaults)")
+	}
 	if len(p.Values) > 0 {
 		vals = p.Values
 	}
@@ -898,8 +901,8 @@ func (s *Sweep) expandSensitivity(depth int) error {
 // checkDistill validates a distillation sweep.
 func (s *Sweep) checkDistill() error {
 	d := s.Distill
-	if len(s.Steps) > 0 || s.Finetune != nil {
-		return fmt.Errorf("distill: a distillation sweep has no steps and no finetune budget")
+	if len(s.Steps) > 0 || s.Finetune != nil || s.Search != nil || s.Sensitivity != nil {
+		return fmt.Errorf("distill: a distillation sweep has no steps, finetune budget, search or sensitivity")
 	}
 	if len(d.Students()) == 0 {
 		return fmt.Errorf("distill: hidden or layers: at least one student is needed")
