@@ -63,8 +63,8 @@ type Options struct {
 
 // DefaultOptions is the search of the README: 0.5 pp, seed 1, 10 epochs
 // per trial distilled from the input model at T 2, α 0.5, at most 30
-// trials (on 784-128-10 it stops after 12–17, in 2–3 minutes on 2 cores;
-// on LeNet-300-100 after 15–20, in 6–9).
+// trials (on 784-128-10 it stops after 10–13, in 2.3–5 minutes on 2
+// cores; on LeNet-300-100 after 15–22, in 7–13: results/search*).
 //
 // Self-distillation is on because it was the one change to the trials'
 // fine-tuning that paid (seed 1's recipes at 3.5–4.0 kB, test accuracy
