@@ -611,10 +611,7 @@ func nothingFits(j job, test data.Set, before model.Result, opt search.Options) 
 	if r.Packed, err = pack(ck.Params, ck.Meta.ActQuant, train, nil, 4*ck.Params.Count()); err != nil {
 		return Record{}, err
 	}
-	ts := compress.Measure(compress.State{Params: ck.Params})
-	_, size, bpw := compress.Totals(ts)
-	r.Steps = []compress.Record{{Pass: "total", Spec: "none", Params: map[string]string{}, AccBefore: before.Accuracy, AccAfter: before.Accuracy,
-		CorrectAfter: before.Correct, LossAfter: before.Loss, Sizes: ck.Params.Sizes(), Tensors: ts, SizeBytes: size, Ratio: 1, BitsPerWeight: bpw}}
+	r.Steps = []compress.Record{searchTotal("none", ck.Params, before, before, ck.Params.Count())}
 	r.ValAccuracy = r.Baseline.ValAccuracy
 	if r.Robust, err = j.re.eval(ck.Params, ck.Meta.ActQuant, test); err != nil {
 		return Record{}, err
@@ -622,6 +619,17 @@ func nothingFits(j job, test data.Set, before model.Result, opt search.Options) 
 	r.Finetune = &FinetuneResult{Kind: "search", Train: train}
 	r.Search = &SearchOutcome{Recipe: "nothing fits the budget: the baseline as it is", MaxDropPP: opt.MaxDrop, Guard: opt.Guard}
 	return r, nil
+}
+
+// searchTotal is a search cell's total step: p (the search's model, or
+// the baseline when nothing fitted) on the test set against the baseline,
+// and its size model against floatParams float32 parameters.
+func searchTotal(spec string, p model.Params, before, after model.Result, floatParams int) compress.Record {
+	ts := compress.Measure(compress.State{Params: p})
+	_, size, bpw := compress.Totals(ts)
+	return compress.Record{Pass: "total", Spec: spec, Params: map[string]string{}, AccBefore: before.Accuracy,
+		AccAfter: after.Accuracy, DeltaPP: 100 * (after.Accuracy - before.Accuracy), LossAfter: after.Loss, CorrectAfter: after.Correct,
+		Sizes: p.Sizes(), Tensors: ts, SizeBytes: size, Ratio: float64(4*floatParams) / float64(max(size, 1)), BitsPerWeight: bpw}
 }
 
 // searchStateDir is the folder, inside the results folder, that holds
@@ -657,20 +665,10 @@ func searchCell(j job, train, val, test data.Set, before model.Result) (Record, 
 		return Record{}, err
 	}
 	r.Packed = &Packed{Bytes: res.Bytes, MetaBytes: f.MetaBytes, Ratio: res.Ratio, Tensors: f.Summary()}
-	ts := compress.Measure(compress.State{Params: ck.Params})
-	_, size, bpw := compress.Totals(ts)
-	r.Steps = []compress.Record{{Pass: "total", Spec: strings.Join(res.Specs, " → "), Params: map[string]string{}, AccBefore: before.Accuracy,
-		AccAfter: after.Accuracy, DeltaPP: 100 * (after.Accuracy - before.Accuracy), LossAfter: after.Loss, CorrectAfter: after.Correct,
-		Sizes: ck.Params.Sizes(), Tensors: ts, SizeBytes: size, Ratio: float64(4*j.ck.Params.Count()) / float64(max(size, 1)), BitsPerWeight: bpw}}
-	accepted := 0
-	for _, t := range res.Trials {
-		if t.Accepted {
-			accepted++
-		}
-	}
+	r.Steps = []compress.Record{searchTotal(strings.Join(res.Specs, " → "), ck.Params, before, after, j.ck.Params.Count())}
 	r.Finetune = &FinetuneResult{Kind: "search", Train: res.Train, Seconds: res.TrialSeconds}
 	r.Search = &SearchOutcome{Recipe: res.Recipe.String(), Specs: res.Specs, MaxDropPP: res.MaxDropPP, Guard: res.Guard,
-		ValDropPP: res.ValDropPP, ValSEPP: res.ValSEPP, Trials: len(res.Trials), Accepted: accepted, Seconds: res.Seconds}
+		ValDropPP: res.ValDropPP, ValSEPP: res.ValSEPP, Trials: len(res.Trials), Accepted: res.Accepted(), Seconds: res.Seconds}
 	return r, nil // its state goes once the record is logged (runJobs)
 }
 

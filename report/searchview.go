@@ -31,7 +31,7 @@ func searchRunsOf(recs []experiments.Record, sweep string) []searchRuns {
 	return out
 }
 
-// testDrops returns each seed's test accuracy change (pp, negative: a
+// figures returns each seed's test accuracy change (pp, negative: a
 // loss), file bytes, float32 bytes and validation change.
 func (s searchRuns) figures() (delta, bytes, ratio, val []float64) {
 	for _, r := range s.recs {

@@ -157,6 +157,17 @@ type Result struct {
 	Seconds      float64 `json:"seconds"`
 }
 
+// Accepted counts the trials that were accepted.
+func (r Result) Accepted() int {
+	n := 0
+	for _, t := range r.Trials {
+		if t.Accepted {
+			n++
+		}
+	}
+	return n
+}
+
 // shareFactor scales a step's share of the budget left: a step saving a
 // fraction f of the file may spend up to shareFactor·f of it (all of it
 // from f = 1/shareFactor).
@@ -495,13 +506,13 @@ func (s *searcher) curModel() (model.Checkpoint, error) {
 		s.curCk = &ck
 		return ck, nil
 	}
-	ck, b, res, _, err := s.finetune(s.cur.Recipe)
+	ck, b, right, _, err := s.finetune(s.cur.Recipe)
 	if err != nil {
 		return model.Checkpoint{}, err
 	}
-	if len(b) != s.cur.Bytes || res.Correct != s.cur.ValCorrect {
+	if correct := count(right); len(b) != s.cur.Bytes || correct != s.cur.ValCorrect {
 		return model.Checkpoint{}, fmt.Errorf("search: fine-tuning trial %d again gave %d bytes and %d correct, not the %d and %d recorded: another build, or BLAS with another thread count? (start afresh without the state)",
-			s.cur.N, len(b), res.Correct, s.cur.Bytes, s.cur.ValCorrect)
+			s.cur.N, len(b), correct, s.cur.Bytes, s.cur.ValCorrect)
 	}
 	s.curCk = &ck
 	return ck, s.st.saveModel(s.cur.Key, ck)
@@ -516,14 +527,15 @@ func (s *searcher) try(r Recipe, step string, estDrop float64, estSaved int) (bo
 	t, cached := s.st.trial(key)
 	var ck model.Checkpoint
 	if !cached {
-		c, b, res, secs, err := s.finetune(r)
+		c, b, right, secs, err := s.finetune(r)
 		if err != nil {
 			return false, Trial{}, err
 		}
 		ck = c
-		lost, gained := disagreements(s.baseRight, rightOf(c.Params, s.val, c.Meta.ActQuant))
-		t = Trial{N: len(s.st.Trials) + 1, Step: step, Key: key, Recipe: r, Specs: r.Specs(), ValCorrect: res.Correct,
-			ValAccuracy: res.Accuracy, DropPP: -dropPP(res.Correct, s.base.Correct, s.val.Len()),
+		correct := count(right)
+		lost, gained := disagreements(s.baseRight, right)
+		t = Trial{N: len(s.st.Trials) + 1, Step: step, Key: key, Recipe: r, Specs: r.Specs(), ValCorrect: correct,
+			ValAccuracy: float64(correct) / float64(s.val.Len()), DropPP: -dropPP(correct, s.base.Correct, s.val.Len()),
 			Lost: lost, Gained: gained, SEPP: pairedSEPP(lost, gained, s.val.Len()), Bytes: len(b),
 			EstDropPP: estDrop, EstSavedBytes: estSaved, Seconds: secs}
 		t.Accepted = s.verdict(t) == ""
@@ -577,26 +589,27 @@ func (s *searcher) verdict(t Trial) string {
 }
 
 // finetune runs one trial: `mnistc finetune` of the input model with r's
-// passes, then the file `mnistc pack --lean` writes. The validation split
-// is passed as retrain's evaluation set too, so no test image is seen.
-func (s *searcher) finetune(r Recipe) (model.Checkpoint, []byte, model.Result, float64, error) {
+// passes, then the file `mnistc pack --lean` writes; it returns them and
+// which validation images the model gets right. The validation split is
+// passed as retrain's evaluation set too, so no test image is seen.
+func (s *searcher) finetune(r Recipe) (model.Checkpoint, []byte, []bool, float64, error) {
 	t0 := time.Now()
 	specs := r.Specs()
 	cfg := s.trainConfig(specs)
 	out, _, err := retrain.Run(s.ck, retrain.Config{Train: cfg, Passes: specs}, s.train, s.val, s.val, s.opt.Hooks)
 	if err != nil {
-		return model.Checkpoint{}, nil, model.Result{}, 0, fmt.Errorf("search: fine-tuning %s: %w", strings.Join(specs, " "), err)
+		return model.Checkpoint{}, nil, nil, 0, fmt.Errorf("search: fine-tuning %s: %w", strings.Join(specs, " "), err)
 	}
 	out.Meta.Test = nil // retrain.Run evaluated on the validation split
 	b, _, err := mnc.Pack(model.Checkpoint{Params: out.Params, Meta: mnc.Lean(out.Meta)})
 	if err != nil {
-		return model.Checkpoint{}, nil, model.Result{}, 0, err
+		return model.Checkpoint{}, nil, nil, 0, err
 	}
-	res := model.Evaluate(out.Params, s.val, out.Meta.ActQuant)
+	right := rightOf(out.Params, s.val, out.Meta.ActQuant)
 	secs := time.Since(t0).Seconds()
 	s.ran++
 	s.ranSeconds += secs
-	return out, b, res, secs, nil
+	return out, b, right, secs, nil
 }
 
 // trainConfig is the fine-tuning recipe of a trial: what `mnistc finetune`
@@ -691,6 +704,17 @@ func rightOf(p model.Params, s data.Set, aq *model.ActQuant) []bool {
 		out[i] = k == int(s.Y[i])
 	}
 	return out
+}
+
+// count counts the true values of v.
+func count(v []bool) int {
+	n := 0
+	for _, x := range v {
+		if x {
+			n++
+		}
+	}
+	return n
 }
 
 // disagreements counts the images base gets right and x wrong (lost) and

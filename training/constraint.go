@@ -92,20 +92,7 @@ func FineTune(start model.Params, cfg model.TrainConfig, c Constraint, train, va
 	if cfg.Distill != nil {
 		return TrainResult{}, fmt.Errorf("distillation settings without a teacher: see FineTuneDistilled")
 	}
-	if err := start.CheckData(train.Inputs(), train.Classes()); err != nil {
-		return TrainResult{}, err
-	}
-	cfg.Layers = start.Hidden()
-	cfg, err := begin(cfg, train, val)
-	if err != nil {
-		return TrainResult{}, err
-	}
-	p := start.Clone()
-	shadow := constrainStart(&p, c)
-	rng := rand.New(rand.NewSource(cfg.Seed))
-	res, err := fitWith(&p, fitOpts{shadow: shadow, c: c}, cfg, train, val, rng, hooks)
-	res.Params = p
-	return res, err
+	return fineTune(start, cfg, c, train, val, hooks, nil)
 }
 
 // FineTuneDistilled is FineTune with the loss of cfg.Distill: soft targets
@@ -114,7 +101,7 @@ func FineTune(start model.Params, cfg model.TrainConfig, c Constraint, train, va
 // learns to answer as the network it came from (self-distillation in the
 // loop, as Polino et al. 2018 and Mishra & Marr's Apprentice do for
 // quantization). cfg.Jitter and cfg.Distill.Shifted act as in
-// TrainDistilled.
+// TrainDistilled. start is not written: training moves a copy.
 func FineTuneDistilled(start model.Params, startAQ *model.ActQuant, cfg model.TrainConfig, c Constraint, train, val data.Set, hooks Hooks) (TrainResult, error) {
 	if cfg.Distill == nil {
 		return TrainResult{}, fmt.Errorf("no distillation settings")
@@ -122,6 +109,12 @@ func FineTuneDistilled(start model.Params, startAQ *model.ActQuant, cfg model.Tr
 	if err := cfg.Distill.Validate(); err != nil {
 		return TrainResult{}, err
 	}
+	return fineTune(start, cfg, c, train, val, hooks, func() fitOpts { return distillOpts(cfg, start, startAQ, train) })
+}
+
+// fineTune trains a copy of start under c, the hidden widths start's, with
+// the fit options soft makes once the data are checked (nil: none).
+func fineTune(start model.Params, cfg model.TrainConfig, c Constraint, train, val data.Set, hooks Hooks, soft func() fitOpts) (TrainResult, error) {
 	if err := start.CheckData(train.Inputs(), train.Classes()); err != nil {
 		return TrainResult{}, err
 	}
@@ -130,12 +123,9 @@ func FineTuneDistilled(start model.Params, startAQ *model.ActQuant, cfg model.Tr
 	if err != nil {
 		return TrainResult{}, err
 	}
-	teacher := start.Clone() // the weights the student starts from move; the teacher's do not
-	o := fitOpts{}
-	if cfg.Distill.Shifted && (cfg.Jitter > 0 || cfg.Adversarial != nil) {
-		o.teacher = &teacherNet{p: teacher, aq: startAQ, T: cfg.Distill.Temperature}
-	} else {
-		o.soft, o.negEnt = SoftTargets(teacher, startAQ, train, cfg.Distill.Temperature)
+	var o fitOpts
+	if soft != nil {
+		o = soft()
 	}
 	p := start.Clone()
 	o.shadow, o.c = constrainStart(&p, c), c

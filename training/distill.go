@@ -59,16 +59,23 @@ func TrainDistilled(cfg model.TrainConfig, teacher model.Params, teacherAQ *mode
 	if err := teacher.CheckData(train.Inputs(), train.Classes()); err != nil {
 		return TrainResult{}, fmt.Errorf("teacher: %v", err)
 	}
-	var o fitOpts
-	if cfg.Distill.Shifted && (cfg.Jitter > 0 || cfg.Adversarial != nil) {
-		// the images change as they load: the teacher sees them so
-		o.teacher = &teacherNet{p: teacher, aq: teacherAQ, T: cfg.Distill.Temperature}
-	} else {
-		o.soft, o.negEnt = SoftTargets(teacher, teacherAQ, train, cfg.Distill.Temperature)
-	}
 	rng := rand.New(rand.NewSource(cfg.Seed))
 	p := model.InitGlorot(sizes(cfg, train), rng)
-	res, err := fitWith(&p, o, cfg, train, val, rng, hooks)
+	res, err := fitWith(&p, distillOpts(cfg, teacher, teacherAQ, train), cfg, train, val, rng, hooks)
 	res.Params = p
 	return res, err
+}
+
+// distillOpts are the fit options of distillation from teacher (evaluated
+// with aq): soft targets of the original images computed once, or, with
+// cfg.Distill.Shifted and images that change as they load (jitter, an
+// attack), the teacher run on each batch as the student sees it.
+func distillOpts(cfg model.TrainConfig, teacher model.Params, aq *model.ActQuant, train data.Set) fitOpts {
+	var o fitOpts
+	if cfg.Distill.Shifted && (cfg.Jitter > 0 || cfg.Adversarial != nil) {
+		o.teacher = &teacherNet{p: teacher, aq: aq, T: cfg.Distill.Temperature}
+	} else {
+		o.soft, o.negEnt = SoftTargets(teacher, aq, train, cfg.Distill.Temperature)
+	}
+	return o
 }

@@ -41,8 +41,7 @@ func runDistill(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "", "student checkpoint to write (.npz)")
 	var arch archFlags
 	arch.register(fs, "the student", []int{32})
-	fs.Float64Var(&d.Temperature, "temperature", d.Temperature, "softmax temperature T of the soft targets (0 < T ≤ 100)")
-	fs.Float64Var(&d.Alpha, "alpha", d.Alpha, "weight α of the soft-target term (0 ≤ α ≤ 1)")
+	fs.distillFlags(&d, "")
 	fs.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "training epochs, for the distilled student and the one trained alone")
 	fs.IntVar(&cfg.Batch, "batch", cfg.Batch, "mini-batch size (≥ 1)")
 	fs.Float64Var(&cfg.LR, "lr", cfg.LR, "Adam learning rate (> 0)")

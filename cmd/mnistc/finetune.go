@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 
@@ -28,8 +27,7 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.Schedule, "schedule", "", "learning-rate schedule: constant or cosine (annealed to 0 over the run); default cosine with quantization to ≤ 4 bits or ternary and no prune pass, else constant")
 	distill := fs.Bool("distill", false, "distil from the input model as it is given: its soft targets at --temperature, weighted by --alpha, beside the labels (self-distillation in the loop; mnistc search's default)")
 	kd := model.Distill{Temperature: 2, Alpha: 0.5}
-	fs.Float64Var(&kd.Temperature, "temperature", kd.Temperature, "--distill: softmax temperature T of the soft targets (0 < T ≤ 100)")
-	fs.Float64Var(&kd.Alpha, "alpha", kd.Alpha, "--distill: weight α of the soft-target term (0 ≤ α ≤ 1)")
+	fs.distillFlags(&kd, "--distill: ")
 	var adv model.Adversarial
 	fs.StringVar(&adv.Attack, "adversarial", "", "adversarial fine-tuning: fgsm or pgd examples, crafted against the weights of each step, replace --adv-mix of every batch")
 	fs.Float64Var(&adv.Eps, "adv-eps", 0.1, "--adversarial: L∞ radius ε on pixels in [0, 1]")
@@ -62,9 +60,7 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 	if adv.Attack != "" {
 		cfg.Adversarial = &adv
 	}
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	if (given["temperature"] || given["alpha"]) && !*distill {
+	if fs.distillGiven() && !*distill {
 		return usagef("--temperature and --alpha set the distillation of --distill, which is not given")
 	}
 	if *distill {

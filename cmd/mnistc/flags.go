@@ -220,11 +220,31 @@ func (a *archFlags) register(fs *cmdFlags, what string, def []int) {
 	fs.IntVar(&a.hidden, "hidden", 0, "shorthand for --layers `N` (one hidden layer)")
 }
 
+// given returns the names of the flags set on the command line.
+func (fs *cmdFlags) given() map[string]bool {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	return given
+}
+
+// distillFlags registers --temperature and --alpha, the settings of
+// distillation into d (its values the defaults); help names the flag that
+// turns distillation on ("" when it is always on).
+func (fs *cmdFlags) distillFlags(d *model.Distill, help string) {
+	fs.Float64Var(&d.Temperature, "temperature", d.Temperature, help+"softmax temperature T of the soft targets (0 < T ≤ 100)")
+	fs.Float64Var(&d.Alpha, "alpha", d.Alpha, help+"weight α of the soft-target term (0 ≤ α ≤ 1)")
+}
+
+// distillGiven reports whether --temperature or --alpha was given.
+func (fs *cmdFlags) distillGiven() bool {
+	g := fs.given()
+	return g["temperature"] || g["alpha"]
+}
+
 // value returns the hidden widths the flags give, or a usage error naming
 // the flag. set reports whether either flag was given (fs.Visit).
 func (a *archFlags) value(fs *cmdFlags) ([]int, error) {
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	given := fs.given()
 	if given["layers"] && given["hidden"] {
 		return nil, usagef("--layers and --hidden both given: --hidden N is the shorthand for --layers N")
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -48,8 +47,7 @@ func runSearch(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&opt.Schedule, "schedule", "", "fine-tuning learning-rate schedule, constant or cosine (default: finetune's for the recipe)")
 	distill := fs.Bool("distill", true, "fine-tune every trial on the input model's soft targets beside the labels (finetune --distill); --distill=false: labels alone")
 	kd := *opt.Distill
-	fs.Float64Var(&kd.Temperature, "temperature", kd.Temperature, "--distill: softmax temperature T of the soft targets (0 < T ≤ 100)")
-	fs.Float64Var(&kd.Alpha, "alpha", kd.Alpha, "--distill: weight α of the soft-target term (0 ≤ α ≤ 1)")
+	fs.distillFlags(&kd, "--distill: ")
 	state := fs.String("state", "", "`DIR` for the resumable state (default: --out without .mnc, plus .search)")
 	val := fs.Int("val", -1, "validation split: the last `N` of the training images used; default: the checkpoint's own split, else 5000")
 	limit := fs.Int("limit", -1, "use only the first `N` training images before the split; default: the checkpoint's own split, else all")
@@ -63,9 +61,7 @@ func runSearch(args []string, stdout, stderr io.Writer) error {
 	}
 	opt.Distill = &kd
 	if !*distill {
-		given := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-		if given["temperature"] || given["alpha"] {
+		if fs.distillGiven() {
 			return usagef("--temperature and --alpha set the distillation that --distill=false turns off")
 		}
 		opt.Distill = nil
@@ -162,13 +158,7 @@ func runSearch(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "%s: %s, %d bytes, %s the %d bytes of float32 parameters of %s\n", *out, res.Arch, res.Bytes, ratioText(res.Ratio), res.FloatBytes, *in)
 	fmt.Fprintf(stdout, "validation %.4f (input %.4f: %+.2f ± %.2f pp, budget −%.2f pp with %g SE); test %.4f (input %.4f: %+.2f pp)\n",
 		res.ValAccuracy, res.BaseValAccuracy, -res.ValDropPP, res.ValSEPP, res.MaxDropPP, res.Guard, o.TestAccuracy, o.BaseTestAccuracy, -o.TestDropPP)
-	accepted := 0
-	for _, t := range res.Trials {
-		if t.Accepted {
-			accepted++
-		}
-	}
-	fmt.Fprintf(stdout, "recipe (%s), after %d fine-tunes (%d accepted), %.0f s of fine-tuning:\n", res.Recipe, len(res.Trials), accepted, res.TrialSeconds)
+	fmt.Fprintf(stdout, "recipe (%s), after %d fine-tunes (%d accepted), %.0f s of fine-tuning:\n", res.Recipe, len(res.Trials), res.Accepted(), res.TrialSeconds)
 	for _, c := range o.Commands {
 		fmt.Fprintf(stdout, "  %s\n", c)
 	}
