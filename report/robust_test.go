@@ -1,8 +1,6 @@
 package report
 
 import (
-	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -177,36 +175,7 @@ func clamp01(x float64) float64 { return min(1, max(0, x)) }
 // loadRobust reads the robust synthetic experiment and its records from
 // testdata/robust, writing them first with -update.
 func loadRobust(t *testing.T) (*experiments.Experiment, []experiments.Record) {
-	t.Helper()
-	dir := filepath.Join("testdata", "robust")
-	e, err := experiments.Parse(filepath.Join(dir, experiments.CopyFile), []byte(robustYAML))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if *update {
-		var b strings.Builder
-		for _, r := range robustRecords(t, e) {
-			j, err := json.Marshal(r)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b.Write(append(j, '\n'))
-		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		for name, data := range map[string]string{experiments.CopyFile: robustYAML, experiments.LogFile: b.String()} {
-			if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	recs, _, err := experiments.ReadLog(filepath.Join(dir, experiments.LogFile))
-	if err != nil || len(recs) == 0 {
-		t.Fatalf("reading the robust synthetic records: %v (%d records; go test ./report -run Robust -update writes them)", err, len(recs))
-	}
-	experiments.SortRecords(e, recs)
-	return e, recs
+	return loadFixture(t, "robust", "Robust", robustYAML, robustRecords)
 }
 
 // renderFiles renders a report in memory, by relative path.

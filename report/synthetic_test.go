@@ -169,15 +169,22 @@ func synthRecord(c experiments.Cell, si int, seed int64, sc synthCell) experimen
 // loadSynthetic reads the synthetic experiment and its records from
 // testdata/synthetic, writing them first with -update.
 func loadSynthetic(t *testing.T) (*experiments.Experiment, []experiments.Record) {
+	return loadFixture(t, "synthetic", "Synthetic", synthYAML, synthRecords)
+}
+
+// loadFixture reads a synthetic experiment (its file text yamlText) and
+// its records from testdata/name, writing them first with -update from
+// gen; run is the -run pattern that rewrites them, for the message.
+func loadFixture(t *testing.T, name, run, yamlText string, gen func(*testing.T, *experiments.Experiment) []experiments.Record) (*experiments.Experiment, []experiments.Record) {
 	t.Helper()
-	dir := filepath.Join("testdata", "synthetic")
-	e, err := experiments.Parse(filepath.Join(dir, experiments.CopyFile), []byte(synthYAML))
+	dir := filepath.Join("testdata", name)
+	e, err := experiments.Parse(filepath.Join(dir, experiments.CopyFile), []byte(yamlText))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if *update {
 		var b strings.Builder
-		for _, r := range synthRecords(t, e) {
+		for _, r := range gen(t, e) {
 			j, err := json.Marshal(r)
 			if err != nil {
 				t.Fatal(err)
@@ -187,15 +194,15 @@ func loadSynthetic(t *testing.T) (*experiments.Experiment, []experiments.Record)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		for name, data := range map[string]string{experiments.CopyFile: synthYAML, experiments.LogFile: b.String()} {
-			if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+		for file, data := range map[string]string{experiments.CopyFile: yamlText, experiments.LogFile: b.String()} {
+			if err := os.WriteFile(filepath.Join(dir, file), []byte(data), 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
 	recs, _, err := experiments.ReadLog(filepath.Join(dir, experiments.LogFile))
 	if err != nil || len(recs) == 0 {
-		t.Fatalf("reading the synthetic records: %v (%d records; go test ./report -run Synthetic -update writes them)", err, len(recs))
+		t.Fatalf("reading the %s records: %v (%d records; go test ./report -run %s -update writes them)", name, err, len(recs), run)
 	}
 	experiments.SortRecords(e, recs)
 	return e, recs

@@ -57,17 +57,7 @@ func runCompress(args []string, stdout, stderr io.Writer) error {
 	if err := checkPassesFit(specs, ck.Params); err != nil {
 		return err
 	}
-	if err := d.check(); err != nil {
-		return err
-	}
-	train, test, err := data.Load(d.dir)
-	if err != nil {
-		return err
-	}
-	if err := ck.Params.CheckData(test.Inputs(), test.Classes()); err != nil {
-		return fmt.Errorf("%s: %w", *in, err)
-	}
-	calib, err := calibrationSplit(train, ck.Meta.Train, *val)
+	calib, test, err := loadCalibration(d, ck, *in, *val)
 	if err != nil {
 		return err
 	}
@@ -97,6 +87,24 @@ func runCompress(args []string, stdout, stderr io.Writer) error {
 	printRecords(stdout, res.Records)
 	fmt.Fprintf(stdout, "saved %s\n", *out)
 	return nil
+}
+
+// loadCalibration reads the data d names, checks that the checkpoint ck
+// (read from path in) fits them, and returns its calibration split (see
+// calibrationSplit) and the test set.
+func loadCalibration(d dataFlags, ck model.Checkpoint, in string, val int) (calib, test data.Set, err error) {
+	if err := d.check(); err != nil {
+		return data.Set{}, data.Set{}, err
+	}
+	train, test, err := data.Load(d.dir)
+	if err != nil {
+		return data.Set{}, data.Set{}, err
+	}
+	if err := ck.Params.CheckData(test.Inputs(), test.Classes()); err != nil {
+		return data.Set{}, data.Set{}, fmt.Errorf("%s: %w", in, err)
+	}
+	calib, err = calibrationSplit(train, ck.Meta.Train, val)
+	return calib, test, err
 }
 
 // calibrationSplit returns the images a pass may calibrate on: exactly the

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"mnistc/data"
 	"mnistc/model"
 	"mnistc/search"
 )
@@ -67,17 +66,7 @@ func runSensitivity(args []string, stdout, stderr io.Writer) error {
 	if len(opt.Units) > 0 && ck.Params.Depth() < 2 {
 		opt.Units = nil // no hidden layer to prune units of
 	}
-	if err := d.check(); err != nil {
-		return err
-	}
-	train, test, err := data.Load(d.dir)
-	if err != nil {
-		return err
-	}
-	if err := ck.Params.CheckData(test.Inputs(), test.Classes()); err != nil {
-		return fmt.Errorf("%s: %w", *in, err)
-	}
-	calib, err := calibrationSplit(train, ck.Meta.Train, *val)
+	calib, _, err := loadCalibration(d, ck, *in, *val)
 	if err != nil {
 		return err
 	}
